@@ -1,0 +1,40 @@
+# Two entry points (see README): `make evaluate` and `make test`. Both create ./.venv on first use.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.skemotion-installed
+TORCH_VERSION ?= 2.13.0
+# pip's own search (local wheel caches via --find-links / pip.conf) first; the PyTorch CPU index
+# only when no CPU wheel is at hand, so an unpinned CUDA build (several GB) is never pulled.
+TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
+
+.PHONY: install evaluate test lint docs bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet --no-index "torch==$(TORCH_VERSION)" \
+		|| $(PY) -m pip install --quiet "torch==$(TORCH_VERSION)" --index-url $(TORCH_CPU_INDEX)
+	$(PY) -m pip install --quiet -e ".[test,video,lint,docs]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+evaluate: $(STAMP)
+	$(VENV)/bin/skemotion evaluate --output skemotion-results
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check skemotion tests benchmarks examples
+	$(VENV)/bin/mypy skemotion
+
+docs: $(STAMP)
+	$(VENV)/bin/mkdocs build --strict
+
+bench: $(STAMP)
+	$(PY) benchmarks/bench_speech.py
+
+clean:
+	rm -rf $(VENV) site skemotion-results
