@@ -1,0 +1,208 @@
+"""Actor-grouped cross-validation: the paper's fixed RAVDESS actor folds."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from sklearn.model_selection import BaseCrossValidator
+from sklearn.utils import indexable
+
+__all__ = ["PAPER_ACTOR_FOLDS", "RavdessActorFolds", "check_no_group_overlap"]
+
+PAPER_ACTOR_FOLDS: tuple[tuple[int, ...], ...] = (
+    (2, 5, 14, 15, 16),
+    (3, 6, 7, 13, 18),
+    (10, 11, 12, 19, 20),
+    (8, 17, 21, 23, 24),
+    (1, 4, 9, 22),
+)
+"""The five test folds of RAVDESS actors used by the paper (from Luna-Jiménez et al. 2022)."""
+
+
+def _as_int_groups(groups: ArrayLike, *, what: str) -> NDArray[np.int64]:
+    array = np.asarray(groups)
+    if array.ndim != 1:
+        raise ValueError(f"{what} must be 1-D (one actor per row), got shape {array.shape}")
+    if array.dtype.kind in "iu":
+        return array.astype(np.int64)
+    try:
+        as_int = array.astype(np.int64)
+        exact = bool(np.all(as_int == array))
+    except (TypeError, ValueError):
+        exact = False
+    if not exact:
+        raise ValueError(
+            f"{what} must be integer actor numbers (e.g. load_ravdess(...).groups), "
+            f"got dtype {array.dtype} with values like {array[:3].tolist()}"
+        )
+    return as_int
+
+
+def _check_folds(folds: Sequence[Sequence[int]]) -> tuple[tuple[int, ...], ...]:
+    checked: list[tuple[int, ...]] = []
+    seen: dict[int, int] = {}
+    for k, fold in enumerate(folds):
+        actors = tuple(int(a) for a in fold)
+        if any(a != b for a, b in zip(actors, fold, strict=True)):
+            raise ValueError(f"fold {k} must list integer actors, got {fold!r}")
+        if not actors:
+            raise ValueError(f"fold {k} is empty; every fold needs at least one actor")
+        for actor in actors:
+            if actor in seen:
+                raise ValueError(
+                    f"actor {actor} is in fold {seen[actor]} and fold {k}; "
+                    "folds must be disjoint or its clips would be tested twice"
+                )
+            seen[actor] = k
+        checked.append(actors)
+    if len(checked) < 2:
+        raise ValueError(f"need at least 2 folds to train on one and test on another, got {folds}")
+    return tuple(checked)
+
+
+class RavdessActorFolds(BaseCrossValidator):
+    """Fixed actor folds: each fold's actors are the test set once.
+
+    The speaker-independent protocol of the paper: with the default
+    :data:`PAPER_ACTOR_FOLDS`, five splits each train on the clips of 19-20
+    actors and test on the 4-5 others. Pass the actor of every row as ``groups``,
+    e.g. ``cross_val_score(est, X, y, groups=data.groups, cv=RavdessActorFolds())``.
+    Train and test never share an actor.
+
+    Parameters
+    ----------
+    folds : sequence of sequences of int, default=PAPER_ACTOR_FOLDS
+        The actors of each test fold; folds must be disjoint. Every actor present
+        in the data must be in some fold, and every fold must have rows.
+
+    See Also
+    --------
+    sklearn.model_selection.GroupKFold : For corpora with other actors, or a
+        subset of the RAVDESS actors.
+    check_no_group_overlap : Assert that a split has no speaker leakage.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skemotion.model_selection import RavdessActorFolds
+    >>> actors = np.repeat(np.arange(1, 25), 60)
+    >>> cv = RavdessActorFolds()
+    >>> cv.get_n_splits()
+    5
+    >>> train, test = next(cv.split(np.zeros((1440, 1)), groups=actors))
+    >>> len(train), len(test), np.unique(actors[test]).tolist()
+    (1140, 300, [2, 5, 14, 15, 16])
+    """
+
+    # Ask metadata routing for ``groups`` in ``split``, as sklearn's group splitters
+    # do through GroupsConsumerMixin (sklearn reads this attribute name mangled).
+    __metadata_request__split = {"groups": True}
+
+    def __init__(self, folds: Sequence[Sequence[int]] = PAPER_ACTOR_FOLDS) -> None:
+        self.folds = _check_folds(folds)
+
+    def get_n_splits(self, X: Any = None, y: Any = None, groups: Any = None) -> int:
+        """Return the number of splits, the number of folds.
+
+        Parameters
+        ----------
+        X, y, groups : object
+            Ignored, present for API compatibility.
+
+        Returns
+        -------
+        n_splits : int
+        """
+        return len(self.folds)
+
+    def split(
+        self, X: ArrayLike, y: ArrayLike | None = None, groups: ArrayLike | None = None
+    ) -> Iterator[tuple[NDArray[np.intp], NDArray[np.intp]]]:
+        """Generate train and test indices, one pair per fold.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...)
+            Only its length is used.
+        y : array-like of shape (n_samples,), default=None
+            Ignored.
+        groups : array-like of shape (n_samples,)
+            Actor number of each row. Required.
+
+        Yields
+        ------
+        train : ndarray of shape (n_train,)
+            Indices of the rows whose actor is not in the fold.
+        test : ndarray of shape (n_test,)
+            Indices of the rows whose actor is in the fold.
+
+        Raises
+        ------
+        ValueError
+            ``groups`` is None or not integer actors, a row's actor is in no fold,
+            or a fold has no rows.
+        """
+        if groups is None:
+            raise ValueError(
+                "RavdessActorFolds needs groups: the actor of each row "
+                "(e.g. groups=load_ravdess(...).groups)"
+            )
+        # indexable checks that X, y and groups have the same length
+        X, y, groups = indexable(X, y, groups)
+        actors = _as_int_groups(groups, what="groups")
+        fold_of = {actor: k for k, fold in enumerate(self.folds) for actor in fold}
+        present = np.unique(actors)
+        unassigned = [int(a) for a in present if int(a) not in fold_of]
+        if unassigned:
+            raise ValueError(
+                f"actors {unassigned} are in the data but in no fold of {self.folds}; "
+                "pass folds covering them, or use sklearn.model_selection.GroupKFold"
+            )
+        empty = [k for k, fold in enumerate(self.folds) if not np.isin(fold, present).any()]
+        if empty:
+            raise ValueError(
+                f"fold(s) {empty} ({[self.folds[k] for k in empty]}) have no rows: the data "
+                f"has only actors {present.tolist()}. For a subset of RAVDESS or another "
+                "corpus use sklearn.model_selection.GroupKFold(n_splits) with groups=actors"
+            )
+        indices = np.arange(actors.shape[0])
+        for fold in self.folds:
+            in_test = np.isin(actors, fold)
+            yield indices[~in_test], indices[in_test]
+
+
+def check_no_group_overlap(train_groups: ArrayLike, test_groups: ArrayLike) -> None:
+    """Raise if any group (actor) is in both the training and the test rows.
+
+    Parameters
+    ----------
+    train_groups : array-like of shape (n_train,)
+        Group of each training row.
+    test_groups : array-like of shape (n_test,)
+        Group of each test row.
+
+    Raises
+    ------
+    ValueError
+        Listing the groups found on both sides (speaker leakage).
+
+    Examples
+    --------
+    >>> check_no_group_overlap([1, 1, 2], [3, 4])
+    >>> check_no_group_overlap([1, 2], [2, 3])
+    Traceback (most recent call last):
+    ...
+    ValueError: speaker leakage: group(s) [2] are in both train and test ...
+    """
+    train = np.unique(np.asarray(train_groups))
+    test = np.unique(np.asarray(test_groups))
+    shared = np.intersect1d(train, test)
+    if shared.size:
+        raise ValueError(
+            f"speaker leakage: group(s) {shared.tolist()} are in both train and test "
+            f"({shared.size} of {test.size} test groups); split by actor, e.g. with "
+            "RavdessActorFolds or GroupKFold and groups=actors"
+        )
