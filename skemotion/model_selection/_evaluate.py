@@ -1,0 +1,668 @@
+"""Speaker-independent cross-validation with a report fit for a paper table."""
+
+from __future__ import annotations
+
+import json
+import numbers
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from joblib import Parallel, delayed
+from sklearn.base import BaseEstimator, clone
+from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
+from sklearn.model_selection import GroupKFold, check_cv
+from sklearn.utils import _safe_indexing
+from sklearn.utils.validation import check_consistent_length
+from tqdm.auto import tqdm
+
+from .. import EMOTIONS
+from ._split import PAPER_ACTOR_FOLDS, RavdessActorFolds, check_no_group_overlap
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+__all__ = ["ActorCVReport", "evaluate_actor_cv"]
+
+_REPORT_FILES = {
+    "json": "report.json",
+    "confusion_matrix": "confusion_matrix.png",
+    "per_emotion_f1": "per_emotion_f1.png",
+    "markdown": "report.md",
+}
+
+
+def _to_builtin(values: Any) -> list[Any]:
+    # numpy scalars (np.str_, np.int64) are not JSON serialisable; .tolist() turns them into
+    # the matching Python objects.
+    return np.asarray(values).tolist()
+
+
+def _ordered_labels(*label_arrays: np.ndarray) -> list[Any]:
+    present: set[Any] = set()
+    for values in label_arrays:
+        present.update(_to_builtin(np.unique(values)))
+    ordered = [emotion for emotion in EMOTIONS if emotion in present]
+    # Labels that are not RAVDESS emotion names (integer codes, a binary task, ...) follow in a
+    # stable order; key=str keeps mixed types sortable.
+    rest = sorted(present.difference(ordered), key=str)
+    return ordered + rest
+
+
+@dataclass
+class ActorCVReport:
+    """Outcome of a speaker-independent (actor-grouped) cross-validation.
+
+    Built by :func:`evaluate_actor_cv`. The per-fold accuracies are the paper's protocol (the
+    mean over the test folds); the per-emotion F1 scores and the confusion matrix pool the
+    out-of-fold predictions of all folds, so every clip is counted exactly once.
+
+    Parameters
+    ----------
+    y_true : ndarray of shape (n_samples,)
+        True labels, in the original row order.
+    y_pred : ndarray of shape (n_samples,)
+        Out-of-fold predictions: row ``i`` was predicted by the model of the fold whose test
+        set holds ``i``, a model that never saw that row's actor.
+    test_fold : ndarray of shape (n_samples,)
+        Index of the fold whose test set holds each row.
+    fold_actors : list of list
+        Test actors of each fold, sorted.
+    fit_time : list of float
+        Seconds spent fitting each fold's model.
+    score_time : list of float
+        Seconds spent predicting each fold's test set.
+    labels : list, default=None
+        Label order of :attr:`confusion_matrix` and :attr:`per_emotion_f1`. ``None`` means the
+        RAVDESS emotions of :data:`skemotion.EMOTIONS` that occur in ``y_true`` or ``y_pred``,
+        in code order, followed by any other label.
+    metadata : dict, default={}
+        Free-form, JSON-serialisable description of the run (data, settings, versions).
+
+    Attributes
+    ----------
+    fold_accuracy : list of float
+        Accuracy on each test fold.
+    mean_accuracy : float
+        Mean of :attr:`fold_accuracy` (unweighted, as in the paper).
+    std_accuracy : float
+        Population standard deviation (``ddof=0``) of :attr:`fold_accuracy`, as in
+        scikit-learn's ``std_test_score``.
+    per_emotion_f1 : dict
+        One-vs-rest F1 score of each label, from the pooled out-of-fold predictions.
+    macro_f1 : float
+        Unweighted mean of :attr:`per_emotion_f1`.
+    confusion_matrix : ndarray of shape (n_labels, n_labels)
+        Pooled counts; rows are true labels, columns predictions, both in :attr:`labels`
+        order.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skemotion.model_selection import ActorCVReport
+    >>> report = ActorCVReport(
+    ...     y_true=np.array(["sad", "sad", "happy", "happy"]),
+    ...     y_pred=np.array(["sad", "happy", "happy", "happy"]),
+    ...     test_fold=np.array([0, 0, 1, 1]),
+    ...     fold_actors=[[1], [2]],
+    ...     fit_time=[0.1, 0.1],
+    ...     score_time=[0.0, 0.0],
+    ... )
+    >>> report.fold_accuracy, report.mean_accuracy
+    ([0.5, 1.0], 0.75)
+    >>> report.labels
+    ['happy', 'sad']
+    >>> report.confusion_matrix
+    array([[2, 0],
+           [1, 1]])
+    """
+
+    y_true: np.ndarray
+    y_pred: np.ndarray
+    test_fold: np.ndarray
+    fold_actors: list[list[Any]]
+    fit_time: list[float]
+    score_time: list[float]
+    labels: list[Any] | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    fold_accuracy: list[float] = field(init=False)
+    mean_accuracy: float = field(init=False)
+    std_accuracy: float = field(init=False)
+    per_emotion_f1: dict[Any, float] = field(init=False)
+    macro_f1: float = field(init=False)
+    confusion_matrix: np.ndarray = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.y_true = np.asarray(self.y_true)
+        self.y_pred = np.asarray(self.y_pred)
+        self.test_fold = np.asarray(self.test_fold, dtype=int)
+        check_consistent_length(self.y_true, self.y_pred, self.test_fold)
+        n_folds = len(self.fold_actors)
+        if not (len(self.fit_time) == len(self.score_time) == n_folds):
+            raise ValueError(
+                f"fold_actors, fit_time and score_time must have one entry per fold; got "
+                f"{n_folds}, {len(self.fit_time)} and {len(self.score_time)}."
+            )
+        if self.labels is None:
+            self.labels = _ordered_labels(self.y_true, self.y_pred)
+        else:
+            self.labels = list(self.labels)
+        self.fold_accuracy = [
+            float(accuracy_score(self.y_true[mask], self.y_pred[mask]))
+            for mask in (self.test_fold == fold for fold in range(n_folds))
+        ]
+        self.mean_accuracy = float(np.mean(self.fold_accuracy))
+        self.std_accuracy = float(np.std(self.fold_accuracy))
+        f1 = f1_score(self.y_true, self.y_pred, labels=self.labels, average=None, zero_division=0.0)
+        self.per_emotion_f1 = {
+            label: float(score) for label, score in zip(self.labels, f1, strict=True)
+        }
+        self.macro_f1 = float(np.mean(f1))
+        self.confusion_matrix = confusion_matrix(self.y_true, self.y_pred, labels=self.labels)
+
+    @property
+    def n_folds(self) -> int:
+        """Number of cross-validation folds."""
+        return len(self.fold_actors)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Summarise the report as JSON-serialisable Python objects.
+
+        Returns
+        -------
+        report : dict
+            Summary scores first, then the per-fold and per-label values, the confusion
+            matrix, the out-of-fold predictions and ``metadata``. Per-emotion F1 is given as
+            a list of ``{"label", "f1"}`` records so that non-string labels survive JSON.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skemotion.model_selection import ActorCVReport
+        >>> report = ActorCVReport(
+        ...     y_true=np.array(["sad", "happy"]), y_pred=np.array(["sad", "sad"]),
+        ...     test_fold=np.array([0, 1]), fold_actors=[[1], [2]],
+        ...     fit_time=[0.1, 0.1], score_time=[0.0, 0.0],
+        ... )
+        >>> report.to_dict()["fold_accuracy"]
+        [1.0, 0.0]
+        """
+        return {
+            "n_samples": len(self.y_true),
+            "n_folds": self.n_folds,
+            "mean_accuracy": self.mean_accuracy,
+            "std_accuracy": self.std_accuracy,
+            "macro_f1": self.macro_f1,
+            "fold_accuracy": list(self.fold_accuracy),
+            "fold_actors": [_to_builtin(actors) for actors in self.fold_actors],
+            "fit_time": [float(t) for t in self.fit_time],
+            "score_time": [float(t) for t in self.score_time],
+            "labels": _to_builtin(self.labels),
+            "per_emotion_f1": [
+                {"label": _to_builtin(label), "f1": score}
+                for label, score in self.per_emotion_f1.items()
+            ],
+            "confusion_matrix": self.confusion_matrix.tolist(),
+            "y_true": _to_builtin(self.y_true),
+            "y_pred": _to_builtin(self.y_pred),
+            "test_fold": self.test_fold.tolist(),
+            "metadata": self.metadata,
+        }
+
+    def to_json(self, path: str | Path) -> Path:
+        """Write :meth:`to_dict` as indented JSON.
+
+        Parameters
+        ----------
+        path : str or Path
+            Destination file; its folder must exist.
+
+        Returns
+        -------
+        path : Path
+            The file written.
+        """
+        path = Path(path)
+        path.write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
+        return path
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ActorCVReport:
+        """Rebuild a report from :meth:`to_dict` output.
+
+        The derived scores are recomputed from the stored predictions, not trusted from
+        ``data``.
+
+        Parameters
+        ----------
+        data : mapping
+            As returned by :meth:`to_dict` (or read back from :meth:`to_json`).
+
+        Returns
+        -------
+        report : ActorCVReport
+        """
+        return cls(
+            y_true=np.asarray(data["y_true"]),
+            y_pred=np.asarray(data["y_pred"]),
+            test_fold=np.asarray(data["test_fold"]),
+            fold_actors=[list(actors) for actors in data["fold_actors"]],
+            fit_time=list(data["fit_time"]),
+            score_time=list(data["score_time"]),
+            labels=list(data["labels"]),
+            metadata=dict(data.get("metadata", {})),
+        )
+
+    @classmethod
+    def from_json(cls, path: str | Path) -> ActorCVReport:
+        """Read a report written by :meth:`to_json`.
+
+        Parameters
+        ----------
+        path : str or Path
+            A ``report.json`` file.
+
+        Returns
+        -------
+        report : ActorCVReport
+        """
+        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+
+    def to_markdown(
+        self,
+        *,
+        title: str | None = None,
+        reference_accuracy: float | None = None,
+        reference: Mapping[Any, float] | None = None,
+        reference_label: str = "reference",
+    ) -> str:
+        """Render the per-fold table, the mean and the per-emotion F1 table as Markdown.
+
+        Parameters
+        ----------
+        title : str, default=None
+            Level-2 heading put first; none when ``None``.
+        reference_accuracy : float, default=None
+            An accuracy in [0, 1] to print beside the mean (e.g. the paper's 0.656 for
+            log-mel spectrograms).
+        reference : mapping, default=None
+            Scores per label printed as an extra column of the F1 table.
+        reference_label : str, default="reference"
+            Name of that column and of the reference accuracy.
+
+        Returns
+        -------
+        markdown : str
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skemotion.model_selection import ActorCVReport
+        >>> report = ActorCVReport(
+        ...     y_true=np.array(["sad", "happy"]), y_pred=np.array(["sad", "sad"]),
+        ...     test_fold=np.array([0, 1]), fold_actors=[[1], [2]],
+        ...     fit_time=[0.1, 0.1], score_time=[0.0, 0.0],
+        ... )
+        >>> print(report.to_markdown().splitlines()[0])
+        | Fold | Test actors | Test clips | Accuracy (%) | Fit time (s) |
+        """
+        lines: list[str] = []
+        if title is not None:
+            lines += [f"## {title}", ""]
+        lines += [
+            "| Fold | Test actors | Test clips | Accuracy (%) | Fit time (s) |",
+            "| ---: | --- | ---: | ---: | ---: |",
+        ]
+        n_test = np.bincount(self.test_fold, minlength=self.n_folds)
+        for fold in range(self.n_folds):
+            actors = ", ".join(str(actor) for actor in _to_builtin(self.fold_actors[fold]))
+            lines.append(
+                f"| {fold} | {actors} | {n_test[fold]} | {100 * self.fold_accuracy[fold]:.2f} "
+                f"| {self.fit_time[fold]:.1f} |"
+            )
+        mean = (
+            f"**Mean accuracy: {100 * self.mean_accuracy:.2f} % "
+            f"± {100 * self.std_accuracy:.2f}** over {self.n_folds} actor folds"
+        )
+        if reference_accuracy is not None:
+            mean += f" ({reference_label}: {100 * reference_accuracy:.2f} %)"
+        lines += ["", mean + f"; macro-F1 {self.macro_f1:.3f}.", ""]
+        header = "| Emotion | F1 |"
+        rule = "| --- | ---: |"
+        if reference is not None:
+            header += f" {reference_label} |"
+            rule += " ---: |"
+        lines += [header, rule]
+        for label, score in self.per_emotion_f1.items():
+            row = f"| {label} | {score:.3f} |"
+            if reference is not None:
+                value = reference.get(label)
+                row += " - |" if value is None else f" {value:.3f} |"
+            lines.append(row)
+        return "\n".join(lines) + "\n"
+
+    def plot_confusion_matrix(
+        self, path: str | Path | None = None, *, ax: Axes | None = None
+    ) -> Axes:
+        """Draw the pooled confusion matrix, each row normalised to sum to one.
+
+        Parameters
+        ----------
+        path : str or Path, default=None
+            Save the figure there (format from the suffix, e.g. ``.png``).
+        ax : matplotlib Axes, default=None
+            Draw into this Axes; a new figure is created when ``None``.
+
+        Returns
+        -------
+        ax : matplotlib Axes
+        """
+        ax = _new_axes(ax, figsize=(7.0, 6.0))
+        counts = self.confusion_matrix.astype(float)
+        support = counts.sum(axis=1, keepdims=True)
+        # A label that was only ever predicted has an empty row: show zeros, not NaN.
+        rates = np.divide(counts, support, out=np.zeros_like(counts), where=support > 0)
+        image = ax.imshow(rates, vmin=0.0, vmax=1.0, cmap="Blues")
+        ax.figure.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+        names = [str(label) for label in _to_builtin(self.labels)]
+        ticks = np.arange(len(names))
+        ax.set_xticks(ticks, names, rotation=45, ha="right")
+        ax.set_yticks(ticks, names)
+        for row, col in np.ndindex(rates.shape):
+            ax.text(
+                col,
+                row,
+                f"{rates[row, col]:.2f}",
+                ha="center",
+                va="center",
+                fontsize=8,
+                color="white" if rates[row, col] > 0.5 else "black",
+            )
+        ax.set_xlabel("Predicted")
+        ax.set_ylabel("True")
+        ax.set_title(
+            f"Actor-grouped CV, {self.n_folds} folds: accuracy "
+            f"{100 * self.mean_accuracy:.1f} % ± {100 * self.std_accuracy:.1f}"
+        )
+        _save(ax, path)
+        return ax
+
+    def plot_per_emotion_f1(
+        self,
+        path: str | Path | None = None,
+        *,
+        ax: Axes | None = None,
+        reference: Mapping[Any, float] | None = None,
+        reference_label: str = "reference",
+    ) -> Axes:
+        """Bar chart of the pooled one-vs-rest F1 score of each emotion.
+
+        Parameters
+        ----------
+        path : str or Path, default=None
+            Save the figure there (format from the suffix, e.g. ``.png``).
+        ax : matplotlib Axes, default=None
+            Draw into this Axes; a new figure is created when ``None``.
+        reference : mapping, default=None
+            Scores per label drawn as a second bar beside each of ours (labels missing from
+            it get no bar).
+        reference_label : str, default="reference"
+            Legend entry of the reference bars.
+
+        Returns
+        -------
+        ax : matplotlib Axes
+        """
+        ax = _new_axes(ax, figsize=(8.0, 4.5))
+        labels = list(self.per_emotion_f1)
+        positions = np.arange(len(labels))
+        width = 0.8 if reference is None else 0.4
+        offset = 0.0 if reference is None else width / 2
+        ax.bar(positions - offset, list(self.per_emotion_f1.values()), width, label="this run")
+        if reference is not None:
+            values = [reference.get(label, np.nan) for label in labels]
+            ax.bar(positions + offset, values, width, label=reference_label)
+            ax.legend(loc="lower right")
+        ax.set_xticks(positions, [str(label) for label in labels], rotation=45, ha="right")
+        ax.set_ylim(0.0, 1.0)
+        ax.set_ylabel("F1 (one-vs-rest)")
+        ax.set_title(f"Per-emotion F1, pooled out-of-fold predictions (macro {self.macro_f1:.3f})")
+        _save(ax, path)
+        return ax
+
+    def save(
+        self,
+        output_dir: str | Path,
+        *,
+        title: str | None = None,
+        reference_accuracy: float | None = None,
+        reference: Mapping[Any, float] | None = None,
+        reference_label: str = "reference",
+    ) -> dict[str, Path]:
+        """Write the JSON, the two PNG figures and the Markdown of the report to a folder.
+
+        Parameters
+        ----------
+        output_dir : str or Path
+            Folder to write into; created when missing.
+        title, reference_accuracy, reference, reference_label
+            Passed on to :meth:`to_markdown` and :meth:`plot_per_emotion_f1`.
+
+        Returns
+        -------
+        paths : dict of str to Path
+            ``report.json``, ``confusion_matrix.png``, ``per_emotion_f1.png`` and
+            ``report.md`` inside ``output_dir``, under the keys ``"json"``,
+            ``"confusion_matrix"``, ``"per_emotion_f1"`` and ``"markdown"``.
+        """
+        output_dir = Path(output_dir)
+        output_dir.mkdir(parents=True, exist_ok=True)
+        paths = {key: output_dir / name for key, name in _REPORT_FILES.items()}
+        self.to_json(paths["json"])
+        self.plot_confusion_matrix(paths["confusion_matrix"])
+        self.plot_per_emotion_f1(
+            paths["per_emotion_f1"], reference=reference, reference_label=reference_label
+        )
+        paths["markdown"].write_text(
+            self.to_markdown(
+                title=title,
+                reference_accuracy=reference_accuracy,
+                reference=reference,
+                reference_label=reference_label,
+            ),
+            encoding="utf-8",
+        )
+        return paths
+
+
+def _new_axes(ax: Axes | None, *, figsize: tuple[float, float]) -> Axes:
+    if ax is not None:
+        return ax
+    # A bare Figure renders with Agg whatever backend pyplot is set to, and is not registered
+    # with pyplot, so nothing leaks into an interactive session or accumulates in a loop.
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=figsize, layout="constrained").add_subplot()
+
+
+def _save(ax: Axes, path: str | Path | None) -> None:
+    figure = ax.get_figure(root=True)
+    if path is not None and figure is not None:
+        figure.savefig(Path(path), dpi=120)
+
+
+def _take(X: Any, indices: np.ndarray) -> Any:
+    if isinstance(X, Mapping):
+        # dict of per-modality inputs (or skorch's SliceDict): slice every modality alike.
+        return type(X)(**{key: _safe_indexing(value, indices) for key, value in X.items()})
+    return _safe_indexing(X, indices)
+
+
+def _default_actor_cv(actors: set[Any]) -> Any:
+    folds = [set(fold) for fold in PAPER_ACTOR_FOLDS]
+    # The paper's folds only make sense when each one has test actors and no actor is left out.
+    if actors <= set().union(*folds) and all(actors & fold for fold in folds):
+        return RavdessActorFolds()
+    return GroupKFold(n_splits=min(5, len(actors)))
+
+
+def _check_actor_splits(
+    cv: Any, X: Any, y: np.ndarray, groups: np.ndarray
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    # Splitters count rows with _num_samples, which takes a dict for its number of keys.
+    rows = np.empty((len(y), 0)) if isinstance(X, Mapping) else X
+    splits = [(np.asarray(train), np.asarray(test)) for train, test in cv.split(rows, y, groups)]
+    if not splits:
+        raise ValueError(f"The cross-validator {cv!r} produced no split.")
+    for fold, (train, test) in enumerate(splits):
+        try:
+            check_no_group_overlap(groups[train], groups[test])
+        except ValueError as exc:
+            raise ValueError(f"split {fold} of {cv!r}: {exc}") from exc
+    tested = np.sort(np.concatenate([test for _, test in splits]))
+    if not np.array_equal(tested, np.arange(len(y))):
+        raise ValueError(
+            f"The test sets of {cv!r} must partition the clips (each clip tested exactly once) "
+            "to pool out-of-fold predictions; some clips are tested twice or never."
+        )
+    return splits
+
+
+def _fit_and_predict(
+    estimator: BaseEstimator, X: Any, y: np.ndarray, train: np.ndarray, test: np.ndarray
+) -> tuple[np.ndarray, float, float]:
+    model: Any = clone(estimator)
+    start = time.perf_counter()
+    model.fit(_take(X, train), y[train])
+    fit_time = time.perf_counter() - start
+    start = time.perf_counter()
+    y_pred = np.asarray(model.predict(_take(X, test)))
+    return y_pred, fit_time, time.perf_counter() - start
+
+
+def evaluate_actor_cv(
+    estimator: BaseEstimator,
+    X: Any,
+    y: Any,
+    groups: Any,
+    *,
+    cv: int | Any | Iterable[tuple[Any, Any]] | None = None,
+    n_jobs: int | None = None,
+    verbose: int = 0,
+    labels: Sequence[Any] | None = None,
+) -> ActorCVReport:
+    """Cross-validate ``estimator`` with no actor in both the train and the test set.
+
+    Each fold clones ``estimator``, fits it on the training actors and predicts the test
+    actors; the test fold is used for scoring only, never for early stopping or choosing a
+    checkpoint. Every split is checked for speaker leakage before anything is fitted.
+
+    Parameters
+    ----------
+    estimator : estimator object
+        Classifier or pipeline implementing ``fit`` and ``predict``; it is cloned for each
+        fold, so it is left unfitted.
+    X : array-like, DataFrame or dict of array-likes
+        Inputs, one row per clip (for the speech pipeline: the frame of
+        :func:`skemotion.datasets.load_ravdess`).
+    y : array-like of shape (n_samples,)
+        Labels.
+    groups : array-like of shape (n_samples,)
+        Actor of each clip.
+    cv : int, cross-validator or iterable of (train, test) splits, default=None
+        ``None`` uses :class:`RavdessActorFolds` (the paper's five fixed folds) when every
+        fold has some of the actors and no actor lies outside them, else
+        ``GroupKFold(n_splits=min(5, n_actors))``. An int ``k`` means ``GroupKFold(k)``.
+        Any splitter is accepted as long as its test sets partition the clips and no split
+        shares an actor between train and test; a splitter that ignores ``groups`` (such as
+        ``KFold``) is refused with a ``ValueError`` as soon as one of its splits leaks.
+    n_jobs : int, default=None
+        Folds fitted in parallel with joblib; ``None`` means 1, ``-1`` all cores.
+    verbose : int, default=0
+        ``0`` is silent, ``1`` shows a progress bar over the folds, ``2`` also prints each
+        fold's accuracy.
+    labels : sequence, default=None
+        Label order of the confusion matrix and per-emotion F1; see :class:`ActorCVReport`.
+
+    Returns
+    -------
+    report : ActorCVReport
+        Per-fold accuracies, pooled out-of-fold predictions, per-emotion F1 and confusion
+        matrix.
+
+    Raises
+    ------
+    ValueError
+        If a split shares an actor between its train and test sets, or the test sets do not
+        partition the clips.
+
+    See Also
+    --------
+    RavdessActorFolds : The paper's five fixed actor folds.
+    sklearn.model_selection.cross_val_score : Scores only; pass ``groups`` and a group-aware
+        ``cv`` yourself.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from skemotion.model_selection import evaluate_actor_cv
+    >>> rng = np.random.default_rng(0)
+    >>> actors = np.repeat(np.arange(1, 25), 10)
+    >>> y = np.tile(["happy", "sad"], 120)
+    >>> X = rng.normal(size=(240, 4)) + (y == "happy")[:, None]
+    >>> report = evaluate_actor_cv(LogisticRegression(), X, y, actors)
+    >>> report.fold_actors[0]
+    [2, 5, 14, 15, 16]
+    >>> len(report.y_pred), int(report.confusion_matrix.sum())
+    (240, 240)
+    """
+    y = np.asarray(y)
+    groups = np.asarray(groups)
+    check_consistent_length(y, groups)
+    for values in X.values() if isinstance(X, Mapping) else [X]:
+        check_consistent_length(values, y)
+    if cv is None:
+        cv = _default_actor_cv(set(_to_builtin(np.unique(groups))))
+    elif isinstance(cv, numbers.Integral):
+        # check_cv would turn an int into StratifiedKFold, which ignores actors.
+        cv = GroupKFold(n_splits=int(cv))
+    else:
+        cv = check_cv(cv, y, classifier=True)
+    splits = _check_actor_splits(cv, X, y, groups)
+
+    parallel = Parallel(n_jobs=n_jobs, return_as="generator")
+    results = parallel(
+        delayed(_fit_and_predict)(estimator, X, y, train, test) for train, test in splits
+    )
+    fold_preds: list[np.ndarray] = []
+    fit_time: list[float] = []
+    score_time: list[float] = []
+    progress = tqdm(results, total=len(splits), desc="actor folds", disable=verbose < 1)
+    for fold, (fold_pred, fold_fit, fold_score) in enumerate(progress):
+        fold_preds.append(fold_pred)
+        fit_time.append(fold_fit)
+        score_time.append(fold_score)
+        if verbose >= 2:
+            accuracy = accuracy_score(y[splits[fold][1]], fold_pred)
+            progress.write(f"fold {fold}: accuracy {100 * accuracy:.2f} % ({fold_fit:.1f} s fit)")
+    # Back to the original row order; the test sets partition the rows (checked above).
+    order = np.concatenate([test for _, test in splits])
+    pooled = np.concatenate(fold_preds)
+    y_pred = np.empty_like(pooled)
+    y_pred[order] = pooled
+    test_fold = np.empty(len(y), dtype=int)
+    test_fold[order] = np.repeat(np.arange(len(splits)), [len(test) for _, test in splits])
+    return ActorCVReport(
+        y_true=y,
+        y_pred=y_pred,
+        test_fold=test_fold,
+        fold_actors=[sorted(_to_builtin(np.unique(groups[test]))) for _, test in splits],
+        fit_time=fit_time,
+        score_time=score_time,
+        labels=None if labels is None else list(labels),
+        metadata={"cv": repr(cv), "estimator": repr(estimator)},
+    )
