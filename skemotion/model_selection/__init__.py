@@ -7,3 +7,6 @@ __all__ = [
     "RavdessActorFolds",
     "check_no_group_overlap",
 ]
+from ._evaluate import ActorCVReport, evaluate_actor_cv
+
+__all__ += ["ActorCVReport", "evaluate_actor_cv"]
