@@ -1,0 +1,144 @@
+"""Tests for the ``skemotion`` command line."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from skemotion import __version__
+from skemotion.cli import QUICK_N_ACTORS, _embedded_corpus, main
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def _one_line_error(capsys: pytest.CaptureFixture[str], *needles: str) -> str:
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    for needle in needles:
+        assert needle in lines[0]
+    return lines[0]
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0
+    assert capsys.readouterr().out.strip() == f"skemotion {__version__}"
+
+
+def test_module_entry_point():
+    # The console script calls main(); running the module checks the same path end to end
+    # without needing the script on PATH.
+    result = subprocess.run(
+        [sys.executable, "-m", "skemotion.cli", "--version"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"skemotion {__version__}"
+
+
+def test_no_command_is_usage_error(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main([])
+    assert exc.value.code == 2
+    assert "usage: skemotion" in capsys.readouterr().err
+
+
+def test_bad_epochs_is_usage_error(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["evaluate", "--epochs", "0"])
+    assert exc.value.code == 2
+    assert "--epochs" in capsys.readouterr().err
+
+
+def test_predict_non_model_file(tmp_path, capsys):
+    fake = tmp_path / "model.skem"
+    fake.write_text("certainly not a model\n")
+    clip = tmp_path / "03-01-01-01-01-01-01.wav"
+    clip.write_bytes(b"RIFF")
+    assert main(["predict", "--model", str(fake), str(clip)]) == 2
+    _one_line_error(capsys, "not a skemotion model", str(fake))
+
+
+def test_predict_missing_files(tmp_path, capsys):
+    clip = tmp_path / "clip.wav"
+    assert main(["predict", "--model", str(tmp_path / "none.skem"), str(clip)]) == 2
+    _one_line_error(capsys, "not found", str(clip))
+    clip.write_bytes(b"RIFF")
+    assert main(["predict", "--model", str(tmp_path / "none.skem"), str(clip)]) == 2
+    _one_line_error(capsys, "does not exist", "none.skem")
+
+
+@pytest.mark.parametrize("command", ["evaluate", "train"])
+def test_missing_data_folder(tmp_path, capsys, command):
+    args = [command, "--data", str(tmp_path / "nowhere")]
+    args += ["--output", str(tmp_path / "out")] if command == "evaluate" else []
+    args += ["--model", str(tmp_path / "m.skem")] if command == "train" else []
+    assert main(args) == 2
+    _one_line_error(capsys, "nowhere", "does not exist")
+
+
+def test_empty_data_folder(tmp_path, capsys):
+    assert main(["evaluate", "--data", str(tmp_path), "--output", str(tmp_path / "out")]) == 2
+    _one_line_error(capsys, "no RAVDESS clips")
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    output = tmp_path_factory.mktemp("quick") / "results"
+    status = main(["evaluate", "--quick", "--output", str(output)])
+    return status, output
+
+
+@pytest.mark.slow
+def test_evaluate_quick_end_to_end(quick_run, capsys):
+    status, output = quick_run
+    assert status == 0
+    for name in ("confusion_matrix.png", "per_emotion_f1.png"):
+        assert (output / name).read_bytes()[:8] == PNG_MAGIC
+    report = json.loads((output / "report.json").read_text())
+    assert report["n_folds"] == 5
+    assert report["n_samples"] == 60 * QUICK_N_ACTORS
+    assert sorted(a for fold in report["fold_actors"] for a in fold) == [1, 2, 3, 4, 5]
+    assert report["metadata"]["quick"] is True
+    assert "Mean accuracy" in (output / "report.md").read_text()
+    # The generated corpus stays beside the results, to be reused.
+    assert len(list((output / "corpus").glob("Actor_*/*.wav"))) == 60 * QUICK_N_ACTORS
+
+
+@pytest.mark.slow
+def test_evaluate_quick_on_data_folder(quick_run, tmp_path, capsys):
+    # The corpus of the first run passed as --data: reads it, and prints the paper's number.
+    _, first = quick_run
+    output = tmp_path / "again"
+    args = ["evaluate", "--quick", "--data", str(first / "corpus"), "--output", str(output)]
+    assert main([*args, "--folds", "paper"]) == 2
+    _one_line_error(capsys, "--folds paper", "GroupKFold")
+    assert main([*args, "--epochs", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "| Fold | Test actors |" in out
+    assert "65.6 %" in out
+    assert json.loads((output / "report.json").read_text())["metadata"]["epochs"] == 1
+
+
+def _corpus_mtimes(corpus: Path) -> dict[str, float]:
+    return {str(p): p.stat().st_mtime_ns for p in corpus.glob("Actor_*/*.wav")}
+
+
+@pytest.mark.slow
+def test_evaluate_reuses_complete_corpus(quick_run, capsys):
+    _, output = quick_run
+    before = _corpus_mtimes(output / "corpus")
+    data = _embedded_corpus(output / "corpus", n_actors=QUICK_N_ACTORS, n_jobs=None)
+    assert len(data.frame) == 60 * QUICK_N_ACTORS
+    assert "Generating" not in capsys.readouterr().err
+    assert _corpus_mtimes(output / "corpus") == before
