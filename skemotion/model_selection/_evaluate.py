@@ -120,9 +120,10 @@ class ActorCVReport:
            [1, 1]])
     """
 
-    y_true: np.ndarray
-    y_pred: np.ndarray
-    test_fold: np.ndarray
+    # The per-clip arrays are left out of repr: a summary should fit on a screen.
+    y_true: np.ndarray = field(repr=False)
+    y_pred: np.ndarray = field(repr=False)
+    test_fold: np.ndarray = field(repr=False)
     fold_actors: list[list[Any]]
     fit_time: list[float]
     score_time: list[float]
