@@ -1,0 +1,22 @@
+"""skemotion: scikit-learn-compatible emotion classification from speech and faces.
+
+Every feature extractor is a scikit-learn transformer, every network a skorch classifier,
+and a whole study is a :class:`~sklearn.pipeline.Pipeline` that can be cross-validated
+with actor-grouped folds, grid-searched and saved.
+"""
+
+__version__ = "0.1.0.dev0"
+
+EMOTIONS: tuple[str, ...] = (
+    "neutral",
+    "calm",
+    "happy",
+    "sad",
+    "angry",
+    "fearful",
+    "disgust",
+    "surprised",
+)
+"""The eight RAVDESS emotions, in the order of their codes 01..08."""
+
+__all__ = ["EMOTIONS", "__version__"]

@@ -1,0 +1,18 @@
+"""Networks: TIM-Net as a torch module and as skorch / scikit-learn classifiers."""
+
+from ._callbacks import GroupedValidSplit, RestoreBestCheckpoint
+from ._classifier import PAPER_HYPERPARAMETERS, TIMNetBinaryClassifier, TIMNetClassifier
+from ._functional import causal_conv_bn_relu, causal_conv_bn_relu_reference
+from ._timnet import TemporalAwareBlock, TIMNet
+
+__all__ = [
+    "PAPER_HYPERPARAMETERS",
+    "GroupedValidSplit",
+    "RestoreBestCheckpoint",
+    "TIMNet",
+    "TIMNetBinaryClassifier",
+    "TIMNetClassifier",
+    "TemporalAwareBlock",
+    "causal_conv_bn_relu",
+    "causal_conv_bn_relu_reference",
+]

@@ -1,0 +1,436 @@
+"""TIM-Net as skorch classifiers: multiclass (Table 2) and one-vs-rest binary (Table 1)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils import check_array, column_or_1d
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
+from sklearn.utils.validation import check_is_fitted
+from skorch import NeuralNetClassifier
+from torch import nn
+
+from ._callbacks import GroupedValidSplit, RestoreBestCheckpoint
+from ._data import ArrayBatchLoader
+from ._timnet import TIMNet
+
+__all__ = [
+    "PAPER_HYPERPARAMETERS",
+    "TIMNetBinaryClassifier",
+    "TIMNetClassifier",
+]
+
+PAPER_HYPERPARAMETERS: dict[tuple[str, str], dict[str, Any]] = {
+    ("wav2vec2", "multiclass"): {"lr": 5e-5, "batch_size": 16, "max_epochs": 100, "n_scales": 8},
+    ("wav2vec2", "binary"): {"lr": 5e-5, "batch_size": 16, "max_epochs": 100, "n_scales": 8},
+    ("lms", "multiclass"): {"lr": 1e-3, "batch_size": 64, "max_epochs": 100, "n_scales": 7},
+    ("lms", "binary"): {"lr": 1e-3, "batch_size": 64, "max_epochs": 100, "n_scales": 7},
+    ("resnet", "multiclass"): {"lr": 2e-4, "batch_size": 8, "max_epochs": 60, "n_scales": 5},
+    ("resnet", "binary"): {"lr": 2e-4, "batch_size": 8, "max_epochs": 60, "n_scales": 5},
+    ("kpd", "multiclass"): {"lr": 5e-4, "batch_size": 64, "max_epochs": 100, "n_scales": 7},
+    ("kpd", "binary"): {"lr": 2e-4, "batch_size": 64, "max_epochs": 100, "n_scales": 7},
+    ("au", "multiclass"): {"lr": 2e-4, "batch_size": 64, "max_epochs": 40, "n_scales": 7},
+    ("au", "binary"): {"lr": 2e-4, "batch_size": 64, "max_epochs": 40, "n_scales": 7},
+    ("fusion_wav2vec2", "multiclass"): {
+        "lr": 1e-4,
+        "batch_size": 64,
+        "max_epochs": 100,
+        "n_scales": 7,
+    },
+    ("fusion_lms", "multiclass"): {"lr": 2e-3, "batch_size": 64, "max_epochs": 100, "n_scales": 7},
+}
+"""Table 3 of the paper: learning rate, batch size, epochs and scales per feature and task.
+
+Keys are ``(feature, task)``: feature one of ``"lms"``, ``"wav2vec2"`` (base and large),
+``"resnet"`` (face, mouth, eyes), ``"kpd"`` (face and eyes key-point distances), ``"au"``,
+``"fusion_lms"`` / ``"fusion_wav2vec2"`` (multimodal models whose speech branch is that
+feature); task ``"multiclass"`` or ``"binary"``. All runs use 64 filters except the
+multiclass eyes ResNet and LMS + eyes KPD runs (32).
+"""
+
+_DEFAULT_KWARGS: dict[str, Any] = {
+    "iterator_train": ArrayBatchLoader,
+    "iterator_valid": ArrayBatchLoader,
+    "optimizer__betas": (0.93, 0.98),
+    "optimizer__eps": 1e-8,
+    "iterator_train__shuffle": True,
+    "module__filters": 64,
+    "module__n_scales": 7,
+    "module__n_layers": 3,
+    "module__dropout": 0.1,
+}
+
+
+class TIMNetClassifier(NeuralNetClassifier):
+    """TIM-Net emotion classifier with skorch's and scikit-learn's interfaces.
+
+    Takes ``(n_clips, n_frames, n_features)`` float arrays, the output of skemotion's
+    feature transformers (a 2-D ``(n_clips, n_features)`` array is read as one frame per
+    clip), and any hashable class labels (emotion names, typically). Defaults are the
+    paper's log-mel setup (Table 3): Adam with TIM-Net's betas (0.93, 0.98), learning
+    rate 1e-3, batch 64, 100 epochs, 7 scales, 64 filters, 3 layers per block, label
+    smoothing 0.1. :meth:`from_paper` gives the settings of the other features.
+
+    Protocol safety:
+
+    * no internal validation split by default (``train_split=None``); a split, when set,
+      must be a :class:`GroupedValidSplit` fed by ``fit(X, y, groups=actors)`` so that no
+      actor is on both sides;
+    * the weights kept at the end of ``fit`` are those of the epoch with the lowest
+      *training* loss (the paper's rule, ``checkpoint_monitor="train_loss"``), so nothing
+      is ever chosen on held-out data.
+
+    Parameters
+    ----------
+    module : type of torch.nn.Module, default=TIMNet
+        Built through ``get_params_for("module")`` with ``n_features`` and ``n_classes``
+        taken from the data unless given as ``module__n_features`` / ``module__n_classes``.
+    criterion : type, default=torch.nn.CrossEntropyLoss
+    optimizer : type, default=torch.optim.Adam
+    lr : float, default=1e-3
+    max_epochs : int, default=100
+    batch_size : int, default=64
+    label_smoothing : float, default=0.1
+        Passed to the criterion (TIM-Net's reference training uses 0.1).
+    train_split : GroupedValidSplit or None, default=None
+    checkpoint_monitor : str or None, default="train_loss"
+        History key whose lowest epoch is restored at the end of ``fit``; None keeps the
+        last epoch.
+    random_state : int or None, default=None
+        Seeds weight initialisation, shuffling and dropout; the caller's global torch
+        random state is left untouched.
+    device : str, default="cpu"
+    verbose : int, default=0
+        1 prints skorch's per-epoch table.
+    **kwargs
+        Any skorch parameter, with the usual prefixes: ``module__filters``,
+        ``module__n_scales``, ``module__n_layers``, ``optimizer__weight_decay``,
+        ``callbacks__checkpoint__monitor``...
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+    n_features_in_ : int
+        Features per frame.
+    module_ : TIMNet
+    history_ : skorch.History
+        Per-epoch losses; ``checkpoint`` marks the epochs whose weights were kept.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(40, 16, 6)).astype("float32")
+    >>> y = np.where(X[:, :, 0].mean(axis=1) > 0, "angry", "calm")
+    >>> clf = TIMNetClassifier(max_epochs=5, module__filters=8, module__n_scales=3,
+    ...                        random_state=0).fit(X, y)
+    >>> clf.predict(X[:2]).shape
+    (2,)
+    """
+
+    def __init__(
+        self,
+        module: type[nn.Module] = TIMNet,
+        *,
+        criterion: Any = nn.CrossEntropyLoss,
+        optimizer: Any = torch.optim.Adam,
+        lr: float = 1e-3,
+        max_epochs: int = 100,
+        batch_size: int = 64,
+        label_smoothing: float = 0.1,
+        train_split: GroupedValidSplit | None = None,
+        checkpoint_monitor: str | None = "train_loss",
+        random_state: int | None = None,
+        device: str = "cpu",
+        verbose: int = 0,
+        **kwargs: Any,
+    ) -> None:
+        for key, value in _DEFAULT_KWARGS.items():
+            kwargs.setdefault(key, value)
+        super().__init__(
+            module,
+            criterion=criterion,
+            optimizer=optimizer,
+            lr=lr,
+            max_epochs=max_epochs,
+            batch_size=batch_size,
+            train_split=train_split,
+            device=device,
+            verbose=verbose,
+            **kwargs,
+        )
+        self.label_smoothing = label_smoothing
+        self.checkpoint_monitor = checkpoint_monitor
+        self.random_state = random_state
+
+    @classmethod
+    def from_paper(
+        cls, feature: str = "lms", task: str = "multiclass", **overrides: Any
+    ) -> TIMNetClassifier:
+        """A classifier with the paper's Table 3 settings for ``feature`` and ``task``.
+
+        Examples
+        --------
+        >>> TIMNetClassifier.from_paper("kpd").lr
+        0.0005
+        """
+        try:
+            settings = dict(PAPER_HYPERPARAMETERS[(feature, task)])
+        except KeyError:
+            known = sorted({f for f, _ in PAPER_HYPERPARAMETERS})
+            raise ValueError(
+                f"No paper settings for feature={feature!r}, task={task!r}; features: "
+                f"{known}, tasks: 'multiclass', 'binary'."
+            ) from None
+        params: dict[str, Any] = {"module__n_scales": settings.pop("n_scales"), **settings}
+        params.update(overrides)
+        return cls(**params)
+
+    # -- skorch hooks -------------------------------------------------------------------
+
+    @property
+    def _default_callbacks(self) -> list[tuple[str, Any]]:
+        callbacks = list(super()._default_callbacks)
+        if self.checkpoint_monitor is not None:
+            callbacks.append(("checkpoint", RestoreBestCheckpoint(self.checkpoint_monitor)))
+        return callbacks
+
+    def _module_output_size(self) -> int:
+        return len(self.classes_)
+
+    def initialize_module(self) -> TIMNetClassifier:
+        kwargs = self.get_params_for("module")
+        kwargs.setdefault("n_features", self.n_features_in_)
+        kwargs.setdefault("n_classes", self._module_output_size())
+        module = self.initialized_instance(self.module, kwargs)
+        self.module_ = module
+        return self
+
+    def initialize_criterion(self) -> TIMNetClassifier:
+        kwargs = self.get_params_for("criterion")
+        if self.criterion is nn.CrossEntropyLoss:
+            kwargs.setdefault("label_smoothing", self.label_smoothing)
+        self.criterion_ = self.initialized_instance(self.criterion, kwargs)
+        return self
+
+    def check_data(self, X: Any, y: Any) -> None:
+        # y arrives label-encoded; skorch would infer classes 0..k-1 from it, but classes_
+        # must stay the user's labels, which fit() set on the encoder.
+        classes = self.label_encoder_.classes_
+        super().check_data(X, y)
+        self.classes_inferred_ = classes
+
+    def get_split_datasets(self, X: Any, y: Any = None, **fit_params: Any) -> Any:
+        if self.train_split is None:
+            return super().get_split_datasets(X, y, **fit_params)
+        dataset = self.get_dataset(X, y)
+        return dataset_split(self.train_split, dataset, y, self._split_groups_)
+
+    # -- scikit-learn API ---------------------------------------------------------------
+
+    def _validate_X(self, X: Any, *, reset: bool) -> np.ndarray:
+        if isinstance(X, Mapping):
+            raise TypeError(
+                f"{type(self).__name__} takes one feature array; use FusionClassifier for "
+                "several modalities."
+            )
+        # (n_clips, n_frames, n_features): sklearn's validate_data would count frames as
+        # features, so the per-frame feature count is checked here instead.
+        X = check_array(X, allow_nd=True, dtype=np.float32, ensure_min_samples=1, input_name="X")
+        if X.ndim == 2:
+            X = X[:, np.newaxis, :]
+        if X.ndim != 3:
+            raise ValueError(
+                f"{type(self).__name__} expects (n_clips, n_frames, n_features) features, got "
+                f"an array of shape {X.shape}."
+            )
+        n_features = X.shape[-1]
+        if reset:
+            self.n_features_in_ = n_features
+        elif n_features != self.n_features_in_:
+            raise ValueError(
+                f"X has {n_features} features, but {type(self).__name__} is expecting "
+                f"{self.n_features_in_} features as input."
+            )
+        return np.ascontiguousarray(X)
+
+    def _encode_y(self, y: Any) -> np.ndarray:
+        y = column_or_1d(y, warn=True)
+        check_classification_targets(y)
+        encoder = LabelEncoder()
+        encoder.fit(self.classes if self.classes is not None else y)
+        unknown = np.setdiff1d(np.unique(y), encoder.classes_)
+        if unknown.size:
+            raise ValueError(f"y contains labels not in classes: {unknown.tolist()}.")
+        self.label_encoder_ = encoder
+        self.classes_inferred_ = encoder.classes_
+        return encoder.transform(y).astype(np.int64)
+
+    def fit(self, X: Any, y: Any, groups: Any = None, **fit_params: Any) -> TIMNetClassifier:
+        """Train on ``X`` (n_clips, n_frames, n_features) and labels ``y``.
+
+        ``groups`` (the actor of each clip) is only used by a :class:`GroupedValidSplit`;
+        it never reaches the network.
+        """
+        X = self._validate_X(X, reset=True)
+        if y is None:
+            raise ValueError(f"{type(self).__name__} requires y to be passed, but y is None.")
+        y_encoded = self._encode_y(y)
+        if len(y_encoded) != len(X):
+            raise ValueError(f"X has {len(X)} clips but y has {len(y_encoded)} labels.")
+        if self.train_split is not None:
+            if not isinstance(self.train_split, GroupedValidSplit):
+                raise ValueError(
+                    "train_split must be None or a GroupedValidSplit: a split that ignores "
+                    f"speakers puts the same actor on both sides (got {self.train_split!r})."
+                )
+            if groups is None:
+                raise ValueError(
+                    "train_split=GroupedValidSplit(...) needs fit(X, y, groups=actors)."
+                )
+        self._split_groups_ = None if groups is None else np.asarray(groups)
+        try:
+            with torch.random.fork_rng(devices=[]):
+                if self.random_state is not None:
+                    torch.manual_seed(self.random_state)
+                super().fit(X, y_encoded, **fit_params)
+        finally:
+            self._split_groups_ = None
+        return self
+
+    def partial_fit(self, X: Any, y: Any = None, classes: Any = None, **fit_params: Any) -> Any:
+        """Continue training on ``X``, ``y`` (labels must be among ``classes_``)."""
+        if fit_params.get("_routing_method") == "fit":
+            # skorch's fit() lands here with X and y already validated and encoded.
+            return super().partial_fit(X, y, classes=classes, **fit_params)
+        if not getattr(self, "initialized_", False) or not hasattr(self, "label_encoder_"):
+            return self.fit(X, y, **fit_params)
+        X = self._validate_X(X, reset=False)
+        y_encoded = self.label_encoder_.transform(column_or_1d(y)).astype(np.int64)
+        return super().partial_fit(X, y_encoded, classes=classes, **fit_params)
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities, shape (n_clips, n_classes), columns in ``classes_`` order."""
+        check_is_fitted(self, "module_")
+        X = self._validate_X(X, reset=False)
+        return np.asarray(super().predict_proba(X), dtype=np.float64)
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Most probable class label of every clip."""
+        proba = self.predict_proba(X)
+        return np.asarray(self.classes_)[proba.argmax(axis=1)]
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.three_d_array = True
+        tags.non_deterministic = self.random_state is None
+        return tags
+
+
+class TIMNetBinaryClassifier(TIMNetClassifier):
+    """One emotion against the rest, as in the paper's Table 1.
+
+    A single logit trained with weighted binary cross-entropy: the positive class weighs
+    ``n_negative / n_positive`` (``class_weight="balanced"``), which the paper uses against
+    the 1:7 imbalance of one-vs-rest RAVDESS targets. Score it with macro F1
+    (``scoring="f1_macro"``). ``y`` holds two labels; the positive one is ``pos_label``
+    when given, else the larger of the two (``True`` for a boolean target, as scikit-learn
+    orders classes).
+
+    Parameters
+    ----------
+    pos_label : label or None, default=None
+    class_weight : {"balanced"} or None, default="balanced"
+    threshold : float, default=0.5
+        Probability above which ``predict`` answers the positive label.
+    **kwargs
+        As for :class:`TIMNetClassifier` (criterion is ``BCEWithLogitsLoss``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(40, 16, 6)).astype("float32")
+    >>> y = X[:, :, 0].mean(axis=1) > 0.2
+    >>> clf = TIMNetBinaryClassifier(max_epochs=3, module__filters=8, module__n_scales=2)
+    >>> clf.fit(X, y).predict_proba(X[:3]).shape
+    (3, 2)
+    """
+
+    def __init__(
+        self,
+        module: type[nn.Module] = TIMNet,
+        *,
+        criterion: Any = nn.BCEWithLogitsLoss,
+        pos_label: Any = None,
+        class_weight: str | None = "balanced",
+        threshold: float = 0.5,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(module, criterion=criterion, **kwargs)
+        self.pos_label = pos_label
+        self.class_weight = class_weight
+        self.threshold = threshold
+
+    def _module_output_size(self) -> int:
+        return 1
+
+    def _encode_y(self, y: Any) -> np.ndarray:
+        y = column_or_1d(y, warn=True)
+        labels = np.unique(y) if self.classes is None else np.asarray(self.classes)
+        if type_of_target(y) not in ("binary",) or len(labels) != 2:
+            raise ValueError(
+                f"{type(self).__name__} needs exactly two labels in y, got {labels.tolist()}; "
+                "build a one-vs-rest target such as y == 'happy'."
+            )
+        if self.pos_label is not None and self.pos_label not in labels:
+            raise ValueError(f"pos_label={self.pos_label!r} is not one of {labels.tolist()}.")
+        positive = labels[1] if self.pos_label is None else self.pos_label
+        ordered = np.array([label for label in labels if label != positive] + [positive])
+        encoder = LabelEncoder()
+        encoder.classes_ = ordered
+        self.label_encoder_ = encoder
+        self.classes_inferred_ = ordered
+        encoded = (y == positive).astype(np.int64)
+        n_positive = int(encoded.sum())
+        if self.class_weight == "balanced":
+            if n_positive == 0:
+                raise ValueError("class_weight='balanced' needs at least one positive clip.")
+            self.pos_weight_ = (len(encoded) - n_positive) / n_positive
+        elif self.class_weight is None:
+            self.pos_weight_ = 1.0
+        else:
+            raise ValueError(f"class_weight must be 'balanced' or None, got {self.class_weight!r}.")
+        return encoded
+
+    def initialize_criterion(self) -> TIMNetBinaryClassifier:
+        kwargs = self.get_params_for("criterion")
+        if self.criterion is nn.BCEWithLogitsLoss:
+            kwargs.setdefault("pos_weight", torch.tensor([self.pos_weight_]))
+        self.criterion_ = self.initialized_instance(self.criterion, kwargs)
+        return self
+
+    def get_loss(self, y_pred: Any, y_true: Any, *args: Any, **kwargs: Any) -> Any:
+        # Index the single logit rather than squeeze(): squeeze() would also drop the batch
+        # axis for a batch of one clip.
+        return self.criterion_(y_pred[:, 0], y_true.to(y_pred.dtype))
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        check_is_fitted(self, "module_")
+        X = self._validate_X(X, reset=False)
+        logits = self.forward(X, training=False)
+        positive = torch.sigmoid(logits[:, 0]).numpy().astype(np.float64)
+        return np.column_stack([1.0 - positive, positive])
+
+    def predict(self, X: Any) -> np.ndarray:
+        proba = self.predict_proba(X)
+        return np.asarray(self.classes_)[(proba[:, 1] > self.threshold).astype(int)]
+
+
+def dataset_split(split: GroupedValidSplit, dataset: Any, y: Any, groups: Any) -> Any:
+    """Apply a group-aware split to a skorch dataset (kept apart for FusionClassifier)."""
+    return split(dataset, y, groups=groups)

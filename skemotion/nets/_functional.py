@@ -1,0 +1,210 @@
+"""Fused causal convolution layer of TIM-Net's temporal-aware blocks.
+
+One TIM-Net layer is ``Conv1d(kernel=2, dilation=d, causal) -> BatchNorm -> ReLU ->
+SpatialDropout``. Written with stock modules, most of its training time on a CPU goes to
+memory traffic between small element-wise kernels (slicing for the causal shift alone costs
+a zero-fill and a copy per layer in the backward pass). This module computes the layer as
+one matrix product over the channels-last ``(batch, time, channels)`` layout plus a handful
+of passes, with a hand-written backward. :func:`causal_conv_bn_relu_reference` is the
+same computation in plain autograd; the tests hold the two to each other.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor
+
+__all__ = ["causal_conv_bn_relu", "causal_conv_bn_relu_reference"]
+
+
+def _causal_shift_add(z: Tensor, *, dilation: int, out_channels: int) -> Tensor:
+    """``y[:, t] = z_now[:, t] + z_past[:, t - dilation]`` with zeros before the start.
+
+    ``z`` is ``(batch, time, 2 * out_channels)``: the first half is the kernel tap applied
+    to ``x[t - dilation]``, the second half the tap applied to ``x[t]``.
+    """
+    n_frames = z.shape[1]
+    past, now = z[..., :out_channels], z[..., out_channels:]
+    y = torch.empty(z.shape[0], n_frames, out_channels, dtype=z.dtype, device=z.device)
+    if dilation >= n_frames:
+        y.copy_(now)
+        return y
+    y[:, :dilation].copy_(now[:, :dilation])
+    torch.add(now[:, dilation:], past[:, : n_frames - dilation], out=y[:, dilation:])
+    return y
+
+
+class _CausalConvBNReLU(torch.autograd.Function):
+    @staticmethod
+    def forward(  # type: ignore[override]
+        ctx: Any,
+        x: Tensor,
+        weight: Tensor,
+        gamma: Tensor,
+        beta: Tensor,
+        running_mean: Tensor,
+        running_var: Tensor,
+        drop_mask: Tensor | None,
+        dilation: int,
+        training: bool,
+        momentum: float,
+        eps: float,
+    ) -> Tensor:
+        batch, n_frames, in_channels = x.shape
+        out_channels = gamma.shape[0]
+        n_values = batch * n_frames
+        z = torch.mm(x.reshape(n_values, in_channels), weight).view(batch, n_frames, -1)
+        y = _causal_shift_add(z, dilation=dilation, out_channels=out_channels)
+        y_flat = y.view(n_values, out_channels)
+        # A single value per channel has no batch statistics (batch size 1 with one frame);
+        # the running statistics stand in so that such a step does not raise.
+        batch_stats = training and n_values > 1
+        out, save_mean, save_invstd = torch.native_batch_norm(
+            y_flat, gamma, beta, running_mean, running_var, batch_stats, momentum, eps
+        )
+        out = out.view(batch, n_frames, out_channels)
+        out.clamp_min_(0)
+        if drop_mask is not None:
+            out.mul_(drop_mask)
+        ctx.save_for_backward(
+            x, weight, y, out, gamma, running_mean, running_var, save_mean, save_invstd, drop_mask
+        )
+        ctx.dilation = dilation
+        ctx.batch_stats = batch_stats
+        ctx.eps = eps
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, grad_out: Tensor) -> tuple[Tensor | None, ...]:  # type: ignore[override]
+        (x, weight, y, out, gamma, running_mean, running_var, save_mean, save_invstd, drop_mask) = (
+            ctx.saved_tensors
+        )
+        dilation = ctx.dilation
+        batch, n_frames, in_channels = x.shape
+        out_channels = gamma.shape[0]
+        n_values = batch * n_frames
+
+        # out > 0 exactly where the ReLU passed and the channel was kept.
+        grad_pre = torch.ops.aten.threshold_backward(grad_out, out, 0)
+        if drop_mask is not None:
+            grad_pre.mul_(drop_mask)
+        grad_y, grad_gamma, grad_beta = torch.ops.aten.native_batch_norm_backward(
+            grad_pre.view(n_values, out_channels),
+            y.view(n_values, out_channels),
+            gamma,
+            running_mean,
+            running_var,
+            save_mean,
+            save_invstd,
+            ctx.batch_stats,
+            ctx.eps,
+            [True, True, True],
+        )
+        grad_y = grad_y.view(batch, n_frames, out_channels)
+
+        grad_z = torch.empty(batch, n_frames, 2 * out_channels, dtype=y.dtype, device=y.device)
+        grad_z[..., out_channels:].copy_(grad_y)
+        if dilation < n_frames:
+            grad_z[:, : n_frames - dilation, :out_channels].copy_(grad_y[:, dilation:])
+            grad_z[:, n_frames - dilation :, :out_channels].zero_()
+        else:
+            grad_z[..., :out_channels].zero_()
+        grad_z_flat = grad_z.view(n_values, 2 * out_channels)
+        grad_x = torch.mm(grad_z_flat, weight.t()).view(batch, n_frames, in_channels)
+        grad_weight = torch.mm(x.reshape(n_values, in_channels).t(), grad_z_flat)
+        return (grad_x, grad_weight, grad_gamma, grad_beta) + (None,) * 7
+
+
+def causal_conv_bn_relu(
+    x: Tensor,
+    *,
+    weight: Tensor,
+    gamma: Tensor,
+    beta: Tensor,
+    running_mean: Tensor,
+    running_var: Tensor,
+    dilation: int,
+    training: bool,
+    momentum: float = 0.01,
+    eps: float = 1e-3,
+    drop_mask: Tensor | None = None,
+) -> Tensor:
+    """Causal dilated convolution (kernel 2), batch norm, ReLU and channel dropout.
+
+    Parameters
+    ----------
+    x : Tensor of shape (batch, time, in_channels)
+        Channels-last input.
+    weight : Tensor of shape (in_channels, 2 * out_channels)
+        Both kernel taps side by side: columns ``[:out_channels]`` weigh ``x[t - dilation]``,
+        columns ``[out_channels:]`` weigh ``x[t]``. No bias: the batch norm that follows
+        removes any constant per channel.
+    gamma, beta : Tensor of shape (out_channels,)
+        Batch-norm scale and offset.
+    running_mean, running_var : Tensor of shape (out_channels,)
+        Batch-norm running statistics, updated in place when ``training``.
+    dilation : int
+        Distance in frames between the two kernel taps.
+    training : bool
+        Batch statistics (and running-statistics update) when True, running statistics
+        otherwise.
+    momentum, eps : float
+        Batch-norm constants (Keras' defaults 0.99 / 1e-3 expressed the PyTorch way).
+    drop_mask : Tensor of shape (batch, 1, out_channels), optional
+        Already scaled channel-dropout mask (``0`` or ``1 / (1 - p)``).
+
+    Returns
+    -------
+    Tensor of shape (batch, time, out_channels)
+    """
+    return _CausalConvBNReLU.apply(  # type: ignore[no-any-return]
+        x.contiguous(),
+        weight,
+        gamma,
+        beta,
+        running_mean,
+        running_var,
+        drop_mask,
+        dilation,
+        training,
+        momentum,
+        eps,
+    )
+
+
+def causal_conv_bn_relu_reference(
+    x: Tensor,
+    *,
+    weight: Tensor,
+    gamma: Tensor,
+    beta: Tensor,
+    running_mean: Tensor,
+    running_var: Tensor,
+    dilation: int,
+    training: bool,
+    momentum: float = 0.01,
+    eps: float = 1e-3,
+    drop_mask: Tensor | None = None,
+) -> Tensor:
+    """Plain-autograd twin of :func:`causal_conv_bn_relu` (same arguments, same result)."""
+    out_channels = gamma.shape[0]
+    w_past, w_now = weight[:, :out_channels], weight[:, out_channels:]
+    x_past = torch.nn.functional.pad(x, (0, 0, dilation, 0))[:, : x.shape[1]]
+    y = x @ w_now + x_past @ w_past
+    n_values = y.shape[0] * y.shape[1]
+    y = torch.nn.functional.batch_norm(
+        y.reshape(n_values, out_channels),
+        running_mean,
+        running_var,
+        gamma,
+        beta,
+        training=training and n_values > 1,
+        momentum=momentum,
+        eps=eps,
+    ).view_as(y)
+    y = torch.relu(y)
+    if drop_mask is not None:
+        y = y * drop_mask
+    return y
