@@ -15,6 +15,11 @@ reports its first call and its best of ``--repeats`` further calls. Workers of (
 threads (the transformer's default joblib hint). The same on the first ``--n-clips`` real RAVDESS
 clips when ``../shared/data/ravdess/speech`` is present. Peak RSS comes from
 ``resource.getrusage``.
+
+librosa's mel product is a small multi-threaded BLAS call per clip, which is slow when
+the cores are busy; the transformer uses a sparse product without BLAS. The ratio to
+(a) therefore depends on the BLAS thread count printed first: compare with
+``OPENBLAS_NUM_THREADS=1`` (or ``OMP_NUM_THREADS=1``) too.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from pathlib import Path
 import librosa
 import numpy as np
 import soundfile as sf
+from threadpoolctl import threadpool_info
 
 from skemotion.audio import LogMelSpectrogram, center_crop
 
@@ -87,6 +93,8 @@ def main() -> None:
     parser.add_argument("--n-clips", type=int, default=200)
     parser.add_argument("--repeats", type=int, default=1)
     args = parser.parse_args()
+    blas = [p for p in threadpool_info() if p.get("user_api") == "blas"]
+    print("BLAS:", ", ".join(f"{p['internal_api']} {p['num_threads']} threads" for p in blas))
 
     rng = np.random.default_rng(0)
     with tempfile.TemporaryDirectory() as tmp:

@@ -205,9 +205,9 @@ class LogMelSpectrogram(  # type: ignore[call-arg]
         if effective_n_jobs(self.n_jobs) == 1:
             results: Iterator[np.ndarray] = (worker(task, **kwargs) for task in tasks)
         else:
-            # Threads by default: decoding (libsndfile, FFmpeg), the FFT and the GEMM all
-            # release the GIL, and threads skip the seconds processes take to start and
-            # import. parallel_config(backend="loky") still overrides this soft hint.
+            # Threads by default: decoding (libsndfile, FFmpeg) and the FFT release the
+            # GIL, and threads skip the seconds worker processes take to start and import
+            # sklearn. parallel_config(backend="loky") still overrides this soft hint.
             parallel = Parallel(n_jobs=self.n_jobs, prefer="threads", return_as="generator")
             results = parallel(delayed(worker)(task, **kwargs) for task in tasks)
         if self.verbose:
