@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from scipy import sparse
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_array, column_or_1d
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
@@ -233,7 +234,7 @@ class TIMNetClassifier(NeuralNetClassifier):
     # -- scikit-learn API ---------------------------------------------------------------
 
     def _validate_X(self, X: Any, *, reset: bool) -> np.ndarray:
-        if isinstance(X, Mapping):
+        if isinstance(X, Mapping) and not sparse.issparse(X):
             raise TypeError(
                 f"{type(self).__name__} takes one feature array; use FusionClassifier for "
                 "several modalities."
@@ -278,7 +279,7 @@ class TIMNetClassifier(NeuralNetClassifier):
         """
         X = self._validate_X(X, reset=True)
         if y is None:
-            raise ValueError(f"{type(self).__name__} requires y to be passed, but y is None.")
+            raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None.")
         y_encoded = self._encode_y(y)
         if len(y_encoded) != len(X):
             raise ValueError(f"X has {len(X)} clips but y has {len(y_encoded)} labels.")
@@ -344,7 +345,9 @@ class TIMNetBinaryClassifier(TIMNetClassifier):
     Parameters
     ----------
     pos_label : label or None, default=None
-    class_weight : {"balanced"} or None, default="balanced"
+    class_weight : "balanced", dict or None, default="balanced"
+        ``"balanced"``: positive weight ``n_negative / n_positive`` from the training
+        labels; a ``{label: weight}`` dict: positive weight ``w[pos] / w[neg]``.
     threshold : float, default=0.5
         Probability above which ``predict`` answers the positive label.
     **kwargs
@@ -367,7 +370,7 @@ class TIMNetBinaryClassifier(TIMNetClassifier):
         *,
         criterion: Any = nn.BCEWithLogitsLoss,
         pos_label: Any = None,
-        class_weight: str | None = "balanced",
+        class_weight: str | Mapping[Any, float] | None = "balanced",
         threshold: float = 0.5,
         **kwargs: Any,
     ) -> None:
@@ -381,30 +384,40 @@ class TIMNetBinaryClassifier(TIMNetClassifier):
 
     def _encode_y(self, y: Any) -> np.ndarray:
         y = column_or_1d(y, warn=True)
+        check_classification_targets(y)
         labels = np.unique(y) if self.classes is None else np.asarray(self.classes)
-        if type_of_target(y) not in ("binary",) or len(labels) != 2:
+        target_type = type_of_target(y, input_name="y")
+        if target_type != "binary" or len(labels) != 2:
             raise ValueError(
-                f"{type(self).__name__} needs exactly two labels in y, got {labels.tolist()}; "
-                "build a one-vs-rest target such as y == 'happy'."
+                "Only binary classification is supported. The type of the target is "
+                f"{target_type}, with {len(labels)} class(es): {labels.tolist()}; build a "
+                "one-vs-rest target such as y == 'happy', or use TIMNetClassifier."
             )
         if self.pos_label is not None and self.pos_label not in labels:
             raise ValueError(f"pos_label={self.pos_label!r} is not one of {labels.tolist()}.")
         positive = labels[1] if self.pos_label is None else self.pos_label
-        ordered = np.array([label for label in labels if label != positive] + [positive])
+        negative = labels[0] if positive == labels[1] else labels[1]
         encoder = LabelEncoder()
-        encoder.classes_ = ordered
+        encoder.classes_ = np.array([negative, positive])
         self.label_encoder_ = encoder
-        self.classes_inferred_ = ordered
+        self.classes_inferred_ = encoder.classes_
         encoded = (y == positive).astype(np.int64)
         n_positive = int(encoded.sum())
-        if self.class_weight == "balanced":
+        if isinstance(self.class_weight, Mapping):
+            self.pos_weight_ = float(self.class_weight[positive]) / float(
+                self.class_weight[negative]
+            )
+        elif self.class_weight == "balanced":
             if n_positive == 0:
                 raise ValueError("class_weight='balanced' needs at least one positive clip.")
             self.pos_weight_ = (len(encoded) - n_positive) / n_positive
         elif self.class_weight is None:
             self.pos_weight_ = 1.0
         else:
-            raise ValueError(f"class_weight must be 'balanced' or None, got {self.class_weight!r}.")
+            raise ValueError(
+                "class_weight must be 'balanced', None or a {label: weight} dict, got "
+                f"{self.class_weight!r}."
+            )
         return encoded
 
     def initialize_criterion(self) -> TIMNetBinaryClassifier:
@@ -429,6 +442,12 @@ class TIMNetBinaryClassifier(TIMNetClassifier):
     def predict(self, X: Any) -> np.ndarray:
         proba = self.predict_proba(X)
         return np.asarray(self.classes_)[(proba[:, 1] > self.threshold).astype(int)]
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        if tags.classifier_tags is not None:
+            tags.classifier_tags.multi_class = False
+        return tags
 
 
 def dataset_split(split: GroupedValidSplit, dataset: Any, y: Any, groups: Any) -> Any:

@@ -26,11 +26,13 @@ class _CausalConvLayer(nn.Module):
         *,
         dilation: int,
         dropout: float,
+        bn_momentum: float,
         fused: bool,
     ) -> None:
         super().__init__()
         self.dilation = dilation
         self.dropout = dropout
+        self.bn_momentum = bn_momentum
         self.fused = fused
         # Both kernel taps side by side, (in, 2 * out): one matrix product per layer.
         self.weight = nn.Parameter(torch.empty(in_channels, 2 * out_channels))
@@ -62,6 +64,7 @@ class _CausalConvLayer(nn.Module):
             running_var=self.running_var,  # type: ignore[arg-type]
             dilation=self.dilation,
             training=self.training,
+            momentum=self.bn_momentum,
             drop_mask=drop_mask,
         )
 
@@ -80,6 +83,8 @@ class TemporalAwareBlock(nn.Module):
         Stacked convolution layers: 2 in the original TIM-Net, 3 in the paper.
     dropout : float
         Channel (spatial) dropout rate after each layer.
+    bn_momentum : float
+        Weight of the newest batch in the batch-norm running statistics.
     fused : bool
         Use the fused CPU kernel (default) or the plain-autograd reference.
     """
@@ -92,6 +97,7 @@ class TemporalAwareBlock(nn.Module):
         dilation: int,
         n_layers: int = 3,
         dropout: float = 0.1,
+        bn_momentum: float = 0.01,
         fused: bool = True,
     ) -> None:
         super().__init__()
@@ -102,6 +108,7 @@ class TemporalAwareBlock(nn.Module):
                     filters,
                     dilation=dilation,
                     dropout=dropout,
+                    bn_momentum=bn_momentum,
                     fused=fused,
                 )
                 for i in range(n_layers)
@@ -145,6 +152,10 @@ class TIMNet(nn.Module):
         relies on it.
     dropout : float, default=0.1
         Spatial dropout rate in every layer.
+    bn_momentum : float, default=0.01
+        Batch-norm running-statistics momentum, PyTorch's convention (Keras' default 0.99
+        of the reference is 0.01 here). Raise it for runs of only a few dozen steps, where
+        the running statistics would otherwise lag the batch statistics.
     fused : bool, default=True
         Fused CPU kernel for the causal layers (same numbers as the reference path).
 
@@ -166,6 +177,7 @@ class TIMNet(nn.Module):
         n_layers: int = 3,
         kernel_size: int = 2,
         dropout: float = 0.1,
+        bn_momentum: float = 0.01,
         fused: bool = True,
     ) -> None:
         super().__init__()
@@ -191,6 +203,7 @@ class TIMNet(nn.Module):
                     dilation=2**j,
                     n_layers=n_layers,
                     dropout=dropout,
+                    bn_momentum=bn_momentum,
                     fused=fused,
                 )
                 for j in range(n_scales)
