@@ -193,6 +193,11 @@ class TIMNetClassifier(NeuralNetClassifier):
 
     # -- skorch hooks -------------------------------------------------------------------
 
+    def _get_param_names(self) -> list[str]:
+        # skorch counts every attribute not ending in "_" as a parameter, including its
+        # private bookkeeping set (_params_to_validate), which __init__ rebuilds anyway.
+        return [name for name in super()._get_param_names() if not name.startswith("_")]
+
     @property
     def _default_callbacks(self) -> list[tuple[str, Any]]:
         callbacks = list(super()._default_callbacks)
