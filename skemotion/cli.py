@@ -331,7 +331,10 @@ def _evaluate(args: argparse.Namespace) -> int:
             "The embedded corpus is synthetic: its scores check the pipeline, they are not "
             "comparable with the paper's RAVDESS numbers."
         )
-    print(f"Results written to {args.output}/: " + ", ".join(p.name for p in paths.values()))
+    print(
+        f"Results written to {args.output}/ in {report.metadata['wall_time_s'] / 60:.1f} min: "
+        + ", ".join(p.name for p in paths.values())
+    )
     return 0
 
 
