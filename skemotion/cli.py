@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from . import __version__
+from . import EMOTIONS, __version__
 
 __all__ = [
     "CLIPS_PER_ACTOR",
@@ -52,7 +52,7 @@ QUICK_N_ACTORS = 5
 QUICK_EPOCHS = 2
 """Epochs used by ``--quick``."""
 
-QUICK_NET: dict[str, int] = {"filters": 16, "n_scales": 3}
+QUICK_NET: dict[str, Any] = {"filters": 16, "n_scales": 3}
 """A smaller TIM-Net for ``--quick`` smoke runs."""
 
 PAPER_LMS_ACCURACY = 0.656
@@ -347,6 +347,8 @@ def _train(args: argparse.Namespace) -> int:
 
     pipeline = make_speech_pipeline(max_epochs=args.epochs, random_state=args.seed, verbose=1)
     pipeline.fit(data.frame, data.y)
+    # Progress output is for this training run; `skemotion predict` should print results only.
+    pipeline.set_params(lms__verbose=0, timnet__verbose=0)
     save_model(pipeline, args.model)
     print(f"Trained on {len(data.frame)} clips of {data.groups.nunique()} actors.")
     print(f"Model saved to {args.model}")
@@ -373,11 +375,16 @@ def _predict(args: argparse.Namespace) -> int:
     clips = pd.DataFrame({"path": [str(clip) for clip in args.clips]})
     probabilities = np.asarray(model.predict_proba(clips))
     classes = [str(label) for label in model.classes_]
+    # Emotions in RAVDESS code order (classes_ is alphabetical), other labels after them.
+    order = sorted(
+        range(len(classes)),
+        key=lambda i: EMOTIONS.index(classes[i]) if classes[i] in EMOTIONS else len(EMOTIONS),
+    )
     results = [
         {
             "clip": str(clip),
             "emotion": classes[int(np.argmax(row))],
-            "probabilities": dict(zip(classes, row.tolist(), strict=True)),
+            "probabilities": {classes[i]: float(row[i]) for i in order},
         }
         for clip, row in zip(args.clips, probabilities, strict=True)
     ]
@@ -386,7 +393,7 @@ def _predict(args: argparse.Namespace) -> int:
         return 0
     for result, row in zip(results, probabilities, strict=True):
         print(f"{result['clip']}: {result['emotion']}")
-        print("  " + "  ".join(f"{label} {p:.3f}" for label, p in zip(classes, row, strict=True)))
+        print("  " + "  ".join(f"{classes[i]} {row[i]:.3f}" for i in order))
     return 0
 
 
