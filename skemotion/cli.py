@@ -370,7 +370,8 @@ def _predict(args: argparse.Namespace) -> int:
     try:
         model = load_model(args.model)
     except NotASkemotionModelError as exc:
-        raise CLIError(f"{args.model} is not a skemotion model file ({exc})") from exc
+        # Its message names the file and says why; nothing from the file was executed.
+        raise CLIError(str(exc)) from exc
 
     clips = pd.DataFrame({"path": [str(clip) for clip in args.clips]})
     probabilities = np.asarray(model.predict_proba(clips))
