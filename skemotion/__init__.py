@@ -19,4 +19,6 @@ EMOTIONS: tuple[str, ...] = (
 )
 """The eight RAVDESS emotions, in the order of their codes 01..08."""
 
-__all__ = ["EMOTIONS", "__version__"]
+from ._persistence import load_model, save_model  # noqa: E402
+
+__all__ = ["EMOTIONS", "__version__", "load_model", "save_model"]

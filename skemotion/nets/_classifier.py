@@ -13,7 +13,9 @@ from sklearn.utils import check_array, column_or_1d
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted
 from skorch import NeuralNetClassifier
+from skorch.callbacks import EpochScoring
 from torch import nn
+from torch.utils.data import Dataset
 
 from ._callbacks import GroupedValidSplit, RestoreBestCheckpoint
 from ._data import ArrayBatchLoader
@@ -200,7 +202,22 @@ class TIMNetClassifier(NeuralNetClassifier):
 
     @property
     def _default_callbacks(self) -> list[tuple[str, Any]]:
-        callbacks = list(super()._default_callbacks)
+        callbacks = [
+            (name, callback) for name, callback in super()._default_callbacks if name != "valid_acc"
+        ]
+        # skorch's valid_acc compares predictions with the label-encoded targets it holds;
+        # ours predicts the user's labels, so the targets are decoded first.
+        callbacks.append(
+            (
+                "valid_acc",
+                EpochScoring(
+                    _decoded_accuracy,
+                    name="valid_acc",
+                    lower_is_better=False,
+                    use_caching=True,
+                ),
+            )
+        )
         if self.checkpoint_monitor is not None:
             callbacks.append(("checkpoint", RestoreBestCheckpoint(self.checkpoint_monitor)))
         return callbacks
@@ -284,7 +301,9 @@ class TIMNetClassifier(NeuralNetClassifier):
         """
         X = self._validate_X(X, reset=True)
         if y is None:
-            raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None.")
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y is None."
+            )
         y_encoded = self._encode_y(y)
         if len(y_encoded) != len(X):
             raise ValueError(f"X has {len(X)} clips but y has {len(y_encoded)} labels.")
@@ -322,7 +341,8 @@ class TIMNetClassifier(NeuralNetClassifier):
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities, shape (n_clips, n_classes), columns in ``classes_`` order."""
         check_is_fitted(self, "module_")
-        X = self._validate_X(X, reset=False)
+        if not isinstance(X, Dataset):  # skorch's own scoring passes validated datasets
+            X = self._validate_X(X, reset=False)
         return np.asarray(super().predict_proba(X), dtype=np.float64)
 
     def predict(self, X: Any) -> np.ndarray:
@@ -439,7 +459,8 @@ class TIMNetBinaryClassifier(TIMNetClassifier):
 
     def predict_proba(self, X: Any) -> np.ndarray:
         check_is_fitted(self, "module_")
-        X = self._validate_X(X, reset=False)
+        if not isinstance(X, Dataset):
+            X = self._validate_X(X, reset=False)
         logits = self.forward(X, training=False)
         positive = torch.sigmoid(logits[:, 0]).numpy().astype(np.float64)
         return np.column_stack([1.0 - positive, positive])
@@ -453,6 +474,12 @@ class TIMNetBinaryClassifier(TIMNetClassifier):
         if tags.classifier_tags is not None:
             tags.classifier_tags.multi_class = False
         return tags
+
+
+def _decoded_accuracy(net: TIMNetClassifier, X: Any, y: Any) -> float:
+    """Accuracy of ``net`` on a skorch dataset whose targets are label-encoded."""
+    y_true = np.asarray(net.classes_)[np.asarray(y, dtype=np.int64)]
+    return float(np.mean(net.predict(X) == y_true))
 
 
 def dataset_split(split: GroupedValidSplit, dataset: Any, y: Any, groups: Any) -> Any:

@@ -19,7 +19,9 @@ from torch import Tensor
 __all__ = ["causal_conv_bn_relu", "causal_conv_bn_relu_reference"]
 
 
-def _causal_shift_add(z: Tensor, *, dilation: int, out_channels: int) -> Tensor:
+def _causal_shift_add(
+    z: Tensor, *, dilation: int, out_channels: int, out_dtype: torch.dtype
+) -> Tensor:
     """``y[:, t] = z_now[:, t] + z_past[:, t - dilation]`` with zeros before the start.
 
     ``z`` is ``(batch, time, 2 * out_channels)``: the first half is the kernel tap applied
@@ -27,7 +29,7 @@ def _causal_shift_add(z: Tensor, *, dilation: int, out_channels: int) -> Tensor:
     """
     n_frames = z.shape[1]
     past, now = z[..., :out_channels], z[..., out_channels:]
-    y = torch.empty(z.shape[0], n_frames, out_channels, dtype=z.dtype, device=z.device)
+    y = torch.empty(z.shape[0], n_frames, out_channels, dtype=out_dtype, device=z.device)
     if dilation >= n_frames:
         y.copy_(now)
         return y
@@ -51,12 +53,17 @@ class _CausalConvBNReLU(torch.autograd.Function):
         training: bool,
         momentum: float,
         eps: float,
+        matmul_dtype: torch.dtype | None,
     ) -> Tensor:
         batch, n_frames, in_channels = x.shape
         out_channels = gamma.shape[0]
         n_values = batch * n_frames
-        z = torch.mm(x.reshape(n_values, in_channels), weight).view(batch, n_frames, -1)
-        y = _causal_shift_add(z, dilation=dilation, out_channels=out_channels)
+        # Only the matrix products run in matmul_dtype (bfloat16 uses the CPU's AMX / AVX-512
+        # BF16 units); batch norm and everything after it stay in x's dtype.
+        x_mm = x.reshape(n_values, in_channels).to(matmul_dtype or x.dtype)
+        weight_mm = weight.to(x_mm.dtype)
+        z = torch.mm(x_mm, weight_mm).view(batch, n_frames, -1)
+        y = _causal_shift_add(z, dilation=dilation, out_channels=out_channels, out_dtype=x.dtype)
         y_flat = y.view(n_values, out_channels)
         # A single value per channel has no batch statistics (batch size 1 with one frame);
         # the running statistics stand in so that such a step does not raise.
@@ -69,7 +76,16 @@ class _CausalConvBNReLU(torch.autograd.Function):
         if drop_mask is not None:
             out.mul_(drop_mask)
         ctx.save_for_backward(
-            x, weight, y, out, gamma, running_mean, running_var, save_mean, save_invstd, drop_mask
+            x_mm,
+            weight_mm,
+            y,
+            out,
+            gamma,
+            running_mean,
+            running_var,
+            save_mean,
+            save_invstd,
+            drop_mask,
         )
         ctx.dilation = dilation
         ctx.batch_stats = batch_stats
@@ -78,12 +94,21 @@ class _CausalConvBNReLU(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx: Any, grad_out: Tensor) -> tuple[Tensor | None, ...]:  # type: ignore[override]
-        (x, weight, y, out, gamma, running_mean, running_var, save_mean, save_invstd, drop_mask) = (
-            ctx.saved_tensors
-        )
+        (
+            x_mm,
+            weight_mm,
+            y,
+            out,
+            gamma,
+            running_mean,
+            running_var,
+            save_mean,
+            save_invstd,
+            drop_mask,
+        ) = ctx.saved_tensors
         dilation = ctx.dilation
-        batch, n_frames, in_channels = x.shape
-        out_channels = gamma.shape[0]
+        batch, n_frames, out_channels = y.shape
+        in_channels = x_mm.shape[1]
         n_values = batch * n_frames
 
         # out > 0 exactly where the ReLU passed and the channel was kept.
@@ -104,7 +129,7 @@ class _CausalConvBNReLU(torch.autograd.Function):
         )
         grad_y = grad_y.view(batch, n_frames, out_channels)
 
-        grad_z = torch.empty(batch, n_frames, 2 * out_channels, dtype=y.dtype, device=y.device)
+        grad_z = torch.empty(batch, n_frames, 2 * out_channels, dtype=x_mm.dtype, device=y.device)
         grad_z[..., out_channels:].copy_(grad_y)
         if dilation < n_frames:
             grad_z[:, : n_frames - dilation, :out_channels].copy_(grad_y[:, dilation:])
@@ -112,9 +137,9 @@ class _CausalConvBNReLU(torch.autograd.Function):
         else:
             grad_z[..., :out_channels].zero_()
         grad_z_flat = grad_z.view(n_values, 2 * out_channels)
-        grad_x = torch.mm(grad_z_flat, weight.t()).view(batch, n_frames, in_channels)
-        grad_weight = torch.mm(x.reshape(n_values, in_channels).t(), grad_z_flat)
-        return (grad_x, grad_weight, grad_gamma, grad_beta) + (None,) * 7
+        grad_x = torch.mm(grad_z_flat, weight_mm.t()).view(batch, n_frames, in_channels)
+        grad_weight = torch.mm(x_mm.t(), grad_z_flat)
+        return (grad_x.to(y.dtype), grad_weight.to(y.dtype), grad_gamma, grad_beta) + (None,) * 8
 
 
 def causal_conv_bn_relu(
@@ -130,6 +155,7 @@ def causal_conv_bn_relu(
     momentum: float = 0.01,
     eps: float = 1e-3,
     drop_mask: Tensor | None = None,
+    matmul_dtype: torch.dtype | None = None,
 ) -> Tensor:
     """Causal dilated convolution (kernel 2), batch norm, ReLU and channel dropout.
 
@@ -154,6 +180,9 @@ def causal_conv_bn_relu(
         Batch-norm constants (Keras' defaults 0.99 / 1e-3 expressed the PyTorch way).
     drop_mask : Tensor of shape (batch, 1, out_channels), optional
         Already scaled channel-dropout mask (``0`` or ``1 / (1 - p)``).
+    matmul_dtype : torch.dtype, optional
+        Data type of the two matrix products (forward and backward), e.g.
+        ``torch.bfloat16``; None computes them in ``x``'s dtype.
 
     Returns
     -------
@@ -171,6 +200,7 @@ def causal_conv_bn_relu(
         training,
         momentum,
         eps,
+        matmul_dtype,
     )
 
 
@@ -187,12 +217,15 @@ def causal_conv_bn_relu_reference(
     momentum: float = 0.01,
     eps: float = 1e-3,
     drop_mask: Tensor | None = None,
+    matmul_dtype: torch.dtype | None = None,
 ) -> Tensor:
     """Plain-autograd twin of :func:`causal_conv_bn_relu` (same arguments, same result)."""
     out_channels = gamma.shape[0]
-    w_past, w_now = weight[:, :out_channels], weight[:, out_channels:]
-    x_past = torch.nn.functional.pad(x, (0, 0, dilation, 0))[:, : x.shape[1]]
-    y = x @ w_now + x_past @ w_past
+    mm_dtype = matmul_dtype or x.dtype
+    w_past, w_now = (w.to(mm_dtype) for w in (weight[:, :out_channels], weight[:, out_channels:]))
+    x_mm = x.to(mm_dtype)
+    x_past = torch.nn.functional.pad(x_mm, (0, 0, dilation, 0))[:, : x.shape[1]]
+    y = (x_mm @ w_now).to(x.dtype) + (x_past @ w_past).to(x.dtype)
     n_values = y.shape[0] * y.shape[1]
     y = torch.nn.functional.batch_norm(
         y.reshape(n_values, out_channels),

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from skemotion import __version__
+from skemotion import EMOTIONS, __version__
 from skemotion.cli import QUICK_N_ACTORS, _embedded_corpus, main
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -142,3 +142,27 @@ def test_evaluate_reuses_complete_corpus(quick_run, capsys):
     assert len(data.frame) == 60 * QUICK_N_ACTORS
     assert "Generating" not in capsys.readouterr().err
     assert _corpus_mtimes(output / "corpus") == before
+
+
+@pytest.mark.slow
+def test_train_then_predict(quick_run, tmp_path, capsys):
+    _, output = quick_run
+    corpus = output / "corpus"
+    model = tmp_path / "speech.skem"
+    assert main(["train", "--data", str(corpus), "--model", str(model), "--epochs", "1"]) == 0
+    assert model.is_file()
+    capsys.readouterr()
+    clips = sorted(str(p) for p in corpus.glob("Actor_01/*.wav"))[:2]
+    assert main(["predict", "--model", str(model), "--json", *clips]) == 0
+    results = json.loads(capsys.readouterr().out)
+    assert [r["clip"] for r in results] == clips
+    for result in results:
+        probabilities = result["probabilities"]
+        assert list(probabilities) == list(EMOTIONS)
+        assert sum(probabilities.values()) == pytest.approx(1.0, abs=1e-5)
+        assert result["emotion"] == max(probabilities, key=probabilities.get)
+    assert main(["predict", "--model", str(model), clips[0]]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.startswith(f"{clips[0]}: ")
+    # A saved model predicts quietly: no progress bars from training time.
+    assert captured.err == ""

@@ -1,0 +1,10 @@
+"""Test-session settings shared by every test module."""
+
+import matplotlib
+import torch
+
+# Tests draw figures to files only.
+matplotlib.use("Agg")
+# The suite's networks are tiny; one intra-op thread avoids OpenMP spin-waits when another
+# process holds the second core, which slows small matrix products tenfold.
+torch.set_num_threads(1)

@@ -1,0 +1,341 @@
+"""Saving and loading fitted models without pickle's arbitrary code execution.
+
+A model file is a ``torch.save`` archive holding only plain containers, strings, numbers
+and tensors: each estimator is stored as the name of its class, its constructor
+parameters and its fitted state. :func:`load_model` reads it with
+``torch.load(weights_only=True)``, which refuses anything else, and rebuilds estimators
+only from the classes listed in ``_ALLOWED_CLASSES``. A file crafted to run code on
+unpickling is therefore rejected, not executed.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.pipeline import Pipeline
+
+from . import __version__
+from .exceptions import NotASkemotionModelError
+
+__all__ = ["load_model", "save_model"]
+
+_FORMAT = "skemotion-model"
+_FORMAT_VERSION = 1
+
+
+def _allowed_classes() -> dict[str, type]:
+    # Imported here: the estimators import the package top level, which imports this module.
+    from skorch.dataset import Dataset
+    from torch.utils.data import DataLoader
+
+    from .audio import LogMelSpectrogram
+    from .nets import GroupedValidSplit, TIMNet, TIMNetBinaryClassifier, TIMNetClassifier
+    from .nets._data import ArrayBatchLoader
+    from .preprocessing import TemporalStandardScaler
+
+    classes: list[type] = [
+        Pipeline,
+        LogMelSpectrogram,
+        TemporalStandardScaler,
+        TIMNetClassifier,
+        TIMNetBinaryClassifier,
+        TIMNet,
+        GroupedValidSplit,
+        ArrayBatchLoader,
+        Dataset,
+        DataLoader,
+        torch.nn.CrossEntropyLoss,
+        torch.nn.BCEWithLogitsLoss,
+        torch.nn.NLLLoss,
+        torch.optim.Adam,
+        torch.optim.AdamW,
+        torch.optim.SGD,
+        torch.optim.RMSprop,
+    ]
+    return {f"{cls.__module__}.{cls.__qualname__}": cls for cls in classes}
+
+
+def _qualname(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+# -- encoding ---------------------------------------------------------------------------
+
+
+def _encode(value: Any, *, where: str) -> Any:
+    allowed = _allowed_classes()
+    # np.float64 subclasses float: unwrap NumPy scalars before the plain-type test.
+    if isinstance(value, np.generic):
+        return value.item()
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind in "biuf":
+            return {"__ndarray__": torch.from_numpy(np.ascontiguousarray(value))}
+        if value.dtype.kind in "UO" and all(isinstance(v, str) for v in value.ravel()):
+            return {"__strarray__": value.tolist()}
+        if value.dtype.kind == "O" and all(
+            isinstance(v, bool | int | float | np.generic) for v in value.ravel()
+        ):
+            return {"__objarray__": [_encode(v, where=where) for v in value.tolist()]}
+        raise TypeError(f"cannot save {where}: array of dtype {value.dtype}.")
+    if isinstance(value, torch.Tensor):
+        return {"__tensor__": value.detach().cpu()}
+    if isinstance(value, torch.dtype):
+        return {"__dtype__": str(value).removeprefix("torch.")}
+    if isinstance(value, tuple):
+        return {"__tuple__": [_encode(v, where=where) for v in value]}
+    if isinstance(value, list):
+        return [_encode(v, where=where) for v in value]
+    if isinstance(value, dict):
+        if not all(isinstance(k, str) for k in value):
+            return {
+                "__items__": [
+                    [_encode(k, where=where), _encode(v, where=where)] for k, v in value.items()
+                ]
+            }
+        return {k: _encode(v, where=f"{where}[{k!r}]") for k, v in value.items()}
+    if isinstance(value, type):
+        name = _qualname(value)
+        if name not in allowed:
+            raise TypeError(f"cannot save {where}: class {name} is not a known skemotion part.")
+        return {"__class__": name}
+    if _qualname(type(value)) in allowed:
+        return _encode_estimator(value, where=where)
+    raise TypeError(
+        f"cannot save {where}: objects of type {type(value).__name__} are not supported "
+        "by skemotion's safe model format."
+    )
+
+
+def _encode_estimator(estimator: Any, *, where: str = "model") -> dict[str, Any]:
+    from .nets import TIMNetClassifier
+
+    name = _qualname(type(estimator))
+    if name not in _allowed_classes():
+        raise TypeError(f"cannot save {where}: {name} is not a skemotion-supported estimator.")
+    if isinstance(estimator, Pipeline):
+        return {
+            "__estimator__": name,
+            "steps": [
+                [step, _encode_estimator(est, where=f"{where}.{step}")]
+                for step, est in estimator.steps
+            ],
+            "params": {"verbose": estimator.verbose, "memory": None},
+        }
+    if hasattr(estimator, "get_params") and not isinstance(estimator, TIMNetClassifier):
+        params = estimator.get_params(deep=False)
+    elif isinstance(estimator, TIMNetClassifier):
+        params = estimator.get_params(deep=False)
+        if params.get("callbacks") is not None:
+            raise TypeError(f"cannot save {where}: custom callbacks are not supported.")
+    else:
+        params = dict(vars(estimator))
+    encoded: dict[str, Any] = {
+        "__estimator__": name,
+        "params": {k: _encode(v, where=f"{where}.{k}") for k, v in params.items()},
+    }
+    if isinstance(estimator, TIMNetClassifier):
+        if hasattr(estimator, "module_"):
+            encoded["state"] = _encode(
+                {
+                    "classes_": np.asarray(estimator.classes_),
+                    "n_features_in_": estimator.n_features_in_,
+                    "pos_weight_": getattr(estimator, "pos_weight_", None),
+                },
+                where=f"{where} state",
+            )
+            encoded["module_state"] = {
+                k: v.detach().cpu() for k, v in estimator.module_.state_dict().items()
+            }
+            encoded["history"] = _encode(
+                [
+                    {k: v for k, v in epoch.items() if k != "batches"}
+                    for epoch in estimator.history_
+                ],
+                where=f"{where} history",
+            )
+        return encoded
+    state = {
+        key: value
+        for key, value in vars(estimator).items()
+        if key.endswith("_") and not key.startswith("_") and key not in params
+    }
+    if state:
+        encoded["state"] = _encode(state, where=f"{where} state")
+    return encoded
+
+
+# -- decoding ---------------------------------------------------------------------------
+
+
+def _decode(value: Any, allowed: dict[str, type]) -> Any:
+    if isinstance(value, list):
+        return [_decode(v, allowed) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if "__ndarray__" in value:
+        return value["__ndarray__"].numpy().copy()
+    if "__strarray__" in value:
+        return np.asarray(value["__strarray__"])
+    if "__objarray__" in value:
+        return np.asarray([_decode(v, allowed) for v in value["__objarray__"]], dtype=object)
+    if "__tensor__" in value:
+        return value["__tensor__"]
+    if "__dtype__" in value:
+        return getattr(torch, value["__dtype__"])
+    if "__tuple__" in value:
+        return tuple(_decode(v, allowed) for v in value["__tuple__"])
+    if "__items__" in value:
+        return {_decode(k, allowed): _decode(v, allowed) for k, v in value["__items__"]}
+    if "__class__" in value:
+        return _resolve(value["__class__"], allowed)
+    if "__estimator__" in value:
+        return _decode_estimator(value, allowed)
+    return {k: _decode(v, allowed) for k, v in value.items()}
+
+
+def _resolve(name: Any, allowed: dict[str, type]) -> type:
+    if not isinstance(name, str) or name not in allowed:
+        raise NotASkemotionModelError(f"unknown class {name!r} in the model file.")
+    return allowed[name]
+
+
+def _decode_estimator(spec: dict[str, Any], allowed: dict[str, type]) -> Any:
+    from .nets import TIMNetClassifier
+
+    cls = _resolve(spec["__estimator__"], allowed)
+    if cls is Pipeline:
+        steps = [(step, _decode_estimator(est, allowed)) for step, est in spec["steps"]]
+        return Pipeline(steps, verbose=bool(spec["params"].get("verbose", False)))
+    params = _decode(spec.get("params", {}), allowed)
+    estimator = cls(**params)
+    state = _decode(spec.get("state", {}), allowed)
+    if issubclass(cls, TIMNetClassifier):
+        if "module_state" in spec:
+            _restore_net(estimator, state, spec)
+        return estimator
+    for key, value in state.items():
+        setattr(estimator, key, value)
+    return estimator
+
+
+def _restore_net(net: Any, state: dict[str, Any], spec: dict[str, Any]) -> None:
+    from sklearn.preprocessing import LabelEncoder
+    from skorch.history import History
+
+    classes = np.asarray(state["classes_"])
+    encoder = LabelEncoder()
+    encoder.classes_ = classes
+    net.label_encoder_ = encoder
+    net.classes_inferred_ = classes
+    net.n_features_in_ = int(state["n_features_in_"])
+    if state.get("pos_weight_") is not None:
+        net.pos_weight_ = float(state["pos_weight_"])
+    net.initialize()
+    net.module_.load_state_dict(spec["module_state"])
+    net.module_.eval()
+    net.history_ = History(_decode(spec.get("history", []), {}))
+
+
+# -- public API -------------------------------------------------------------------------
+
+
+def save_model(model: Any, path: str | os.PathLike[str]) -> Path:
+    """Save a fitted (or unfitted) skemotion model in the safe skemotion format.
+
+    Supported: :class:`~sklearn.pipeline.Pipeline` of skemotion transformers and
+    classifiers (``LogMelSpectrogram``, ``TemporalStandardScaler``, ``TIMNetClassifier``,
+    ``TIMNetBinaryClassifier``). Anything else raises ``TypeError`` before writing. The
+    file is written to a temporary name and renamed, so an interrupted save never leaves a
+    half-written model behind.
+
+    Parameters
+    ----------
+    model : estimator
+    path : path-like
+        Destination (conventionally ``*.skem``).
+
+    Returns
+    -------
+    Path
+        The written file.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from skemotion.preprocessing import TemporalStandardScaler
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "scaler.skem"
+    >>> _ = save_model(TemporalStandardScaler(), path)
+    >>> load_model(path)
+    TemporalStandardScaler()
+    """
+    path = Path(path)
+    payload = {
+        "format": _FORMAT,
+        "format_version": _FORMAT_VERSION,
+        "skemotion_version": __version__,
+        "model": _encode_estimator(model),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            torch.save(payload, stream)
+        os.replace(tmp_name, path)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_model(path: str | os.PathLike[str]) -> Any:
+    """Load a model written by :func:`save_model`.
+
+    The file is read with ``torch.load(weights_only=True)``: no pickled code is executed,
+    whatever the file contains. Files that are not skemotion models (other archives,
+    pickles, corrupt or truncated files) raise :class:`NotASkemotionModelError` naming
+    the file.
+
+    Parameters
+    ----------
+    path : path-like
+
+    Returns
+    -------
+    estimator
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such model file.")
+    try:
+        payload = torch.load(path, weights_only=True)
+    except Exception as error:  # pickle errors, zip errors, refused globals...
+        # torch's own message suggests weights_only=False, exactly what must not be done
+        # with an untrusted file; say what happened instead.
+        raise NotASkemotionModelError(
+            f"{path} is not a skemotion model: it cannot be read as skemotion's safe format "
+            f"({type(error).__name__}); pickled Python objects are never loaded."
+        ) from error
+    if not isinstance(payload, dict) or payload.get("format") != _FORMAT:
+        raise NotASkemotionModelError(
+            f"{path} is not a skemotion model (no skemotion format marker)."
+        )
+    if payload.get("format_version") != _FORMAT_VERSION:
+        raise NotASkemotionModelError(
+            f"{path} uses skemotion model format {payload.get('format_version')!r}; this "
+            f"version of skemotion reads format {_FORMAT_VERSION}."
+        )
+    try:
+        return _decode_estimator(payload["model"], _allowed_classes())
+    except NotASkemotionModelError as error:
+        raise NotASkemotionModelError(f"{path}: {error}") from error
+    except (KeyError, TypeError, ValueError) as error:
+        raise NotASkemotionModelError(
+            f"{path} is a damaged skemotion model: {type(error).__name__}: {error}"
+        ) from error
