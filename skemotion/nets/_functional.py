@@ -40,7 +40,7 @@ def _causal_shift_add(
 
 class _CausalConvBNReLU(torch.autograd.Function):
     @staticmethod
-    def forward(  # type: ignore[override]
+    def forward(
         ctx: Any,
         x: Tensor,
         weight: Tensor,
@@ -93,7 +93,7 @@ class _CausalConvBNReLU(torch.autograd.Function):
         return out
 
     @staticmethod
-    def backward(ctx: Any, grad_out: Tensor) -> tuple[Tensor | None, ...]:  # type: ignore[override]
+    def backward(ctx: Any, grad_out: Tensor) -> tuple[Tensor | None, ...]:
         (
             x_mm,
             weight_mm,
@@ -188,7 +188,7 @@ def causal_conv_bn_relu(
     -------
     Tensor of shape (batch, time, out_channels)
     """
-    return _CausalConvBNReLU.apply(  # type: ignore[no-any-return]
+    return _CausalConvBNReLU.apply(
         x.contiguous(),
         weight,
         gamma,

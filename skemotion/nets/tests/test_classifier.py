@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 import torch
@@ -17,7 +19,7 @@ from skemotion.nets import (
     TIMNetClassifier,
 )
 
-SMALL = {"module__filters": 8, "module__n_scales": 3, "batch_size": 16, "lr": 1e-2}
+SMALL: dict[str, Any] = {"module__filters": 8, "module__n_scales": 3, "batch_size": 16, "lr": 1e-2}
 
 
 def _toy(n_clips: int = 96, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -114,7 +116,7 @@ def test_internal_validation_must_be_grouped() -> None:
     seen: dict[str, set[int]] = {}
     split = GroupedValidSplit(valid_size=0.25, random_state=0)
 
-    def recording_split(dataset, y=None, groups=None):  # type: ignore[no-untyped-def]
+    def recording_split(dataset, y=None, groups=None):
         train, valid = split(dataset, y, groups=groups)
         seen["train"] = set(groups[train.indices])
         seen["valid"] = set(groups[valid.indices])
@@ -161,7 +163,7 @@ def test_cross_val_score_with_groups() -> None:
     assert scores.shape == (3,)
 
 
-def test_save_load_same_predictions(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_save_load_same_predictions(tmp_path) -> None:
     X, y, _ = _toy(48)
     clf = TIMNetClassifier(max_epochs=3, random_state=0, **SMALL).fit(X, y)
     loaded = load_model(save_model(clf, tmp_path / "timnet.skem"))
