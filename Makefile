@@ -8,7 +8,7 @@ TORCH_VERSION ?= 2.13.0
 # only when no CPU wheel is at hand, so an unpinned CUDA build (several GB) is never pulled.
 TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
 
-.PHONY: install evaluate test lint docs bench clean
+.PHONY: install evaluate test lint docs bench ravdess clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,18 +23,25 @@ install: $(STAMP)
 evaluate: $(STAMP)
 	$(VENV)/bin/skemotion evaluate --output skemotion-results
 
-test: $(STAMP)
-	$(PY) -m pytest -q
+# The full check CI runs: lint, types, the docs site, then the test suite.
+test: lint docs
+	$(PY) -m pytest -q --durations=15
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check skemotion tests benchmarks examples
+	$(VENV)/bin/ruff check skemotion tests benchmarks examples conftest.py
+	$(VENV)/bin/ruff format --check skemotion tests benchmarks examples conftest.py
 	$(VENV)/bin/mypy skemotion
 
 docs: $(STAMP)
 	$(VENV)/bin/mkdocs build --strict
 
 bench: $(STAMP)
-	$(PY) benchmarks/bench_speech.py
+	$(PY) benchmarks/bench_logmel.py
+	$(PY) benchmarks/bench_timnet.py
+
+# The paper's speech-only protocol on the real RAVDESS clips (../shared/data/ravdess).
+ravdess: $(STAMP)
+	$(PY) benchmarks/ravdess_speech_protocol.py --output runs/ravdess_speech
 
 clean:
 	rm -rf $(VENV) site skemotion-results
