@@ -1,0 +1,100 @@
+"""save_model / load_model: round trips, and files that are not skemotion models."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+
+from skemotion import load_model, save_model
+from skemotion.exceptions import NotASkemotionModelError
+from skemotion.nets import TIMNetClassifier
+from skemotion.preprocessing import TemporalStandardScaler
+
+_EXECUTED: list[str] = []
+
+
+def _record(message: str) -> None:
+    _EXECUTED.append(message)
+
+
+class _Payload:
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (_record, ("code ran",))
+
+
+def test_fitted_scaler_round_trip(tmp_path: Path) -> None:
+    X = np.random.default_rng(0).normal(size=(5, 7, 3)).astype(np.float32)
+    scaler = TemporalStandardScaler().fit(X)
+    loaded = load_model(save_model(scaler, tmp_path / "scaler.skem"))
+    np.testing.assert_array_equal(loaded.transform(X), scaler.transform(X))
+
+
+def test_unfitted_pipeline_round_trip_keeps_params(tmp_path: Path) -> None:
+    pipe = make_pipeline(
+        TemporalStandardScaler(with_mean=False),
+        TIMNetClassifier(max_epochs=7, module__filters=16, module__matmul_dtype=torch.bfloat16),
+    )
+    loaded = load_model(save_model(pipe, tmp_path / "pipe.skem"))
+    params = loaded.get_params()
+    assert params["temporalstandardscaler__with_mean"] is False
+    assert params["timnetclassifier__max_epochs"] == 7
+    assert params["timnetclassifier__module__matmul_dtype"] is torch.bfloat16
+    assert params["timnetclassifier__optimizer__betas"] == (0.93, 0.98)
+
+
+def test_refuses_to_save_foreign_estimators(tmp_path: Path) -> None:
+    with pytest.raises(TypeError, match="not a skemotion-supported estimator"):
+        save_model(LogisticRegression(), tmp_path / "lr.skem")
+    assert not list(tmp_path.iterdir())
+
+
+def test_pickle_payload_is_refused_not_executed(tmp_path: Path) -> None:
+    path = tmp_path / "evil.skem"
+    path.write_bytes(pickle.dumps(_Payload()))
+    with pytest.raises(NotASkemotionModelError, match=r"evil\.skem is not a skemotion model"):
+        load_model(path)
+    torch.save({"model": _Payload()}, tmp_path / "evil2.skem")
+    with pytest.raises(NotASkemotionModelError, match="never loaded"):
+        load_model(tmp_path / "evil2.skem")
+    assert _EXECUTED == []
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "cannot be read"),
+        (b"not a model at all", "cannot be read"),
+    ],
+)
+def test_garbage_files(tmp_path: Path, content: bytes, message: str) -> None:
+    path = tmp_path / "junk.skem"
+    path.write_bytes(content)
+    with pytest.raises(NotASkemotionModelError, match=message):
+        load_model(path)
+
+
+def test_other_torch_files_and_versions(tmp_path: Path) -> None:
+    torch.save({"state_dict": {"w": torch.zeros(2)}}, tmp_path / "weights.pt")
+    with pytest.raises(NotASkemotionModelError, match="no skemotion format marker"):
+        load_model(tmp_path / "weights.pt")
+    torch.save({"format": "skemotion-model", "format_version": 99}, tmp_path / "future.skem")
+    with pytest.raises(NotASkemotionModelError, match="format 99"):
+        load_model(tmp_path / "future.skem")
+    torch.save(
+        {
+            "format": "skemotion-model",
+            "format_version": 1,
+            "model": {"__estimator__": "os.system", "params": {}},
+        },
+        tmp_path / "forged.skem",
+    )
+    with pytest.raises(NotASkemotionModelError, match=r"unknown class 'os\.system'"):
+        load_model(tmp_path / "forged.skem")
+    with pytest.raises(FileNotFoundError, match=r"missing\.skem"):
+        load_model(tmp_path / "missing.skem")
