@@ -1,5 +1,6 @@
 """RAVDESS file names, the corpus loader and a synthetic RAVDESS-like corpus."""
 
+from ._profiles import EMOTION_PROFILES, STRONG_INTENSITY_GAIN, EmotionProfile, emotion_profile
 from ._ravdess import (
     FRAME_COLUMNS,
     INTENSITIES,
@@ -11,15 +12,23 @@ from ._ravdess import (
     load_ravdess,
     parse_ravdess_name,
 )
+from ._synthetic import make_ravdess_like, ravdess_design, synthesize_speech
 
 __all__ = [
+    "EMOTION_PROFILES",
     "FRAME_COLUMNS",
     "INTENSITIES",
     "MODALITIES",
     "SONG_EMOTIONS",
     "STATEMENTS",
+    "STRONG_INTENSITY_GAIN",
     "VOCAL_CHANNELS",
+    "EmotionProfile",
     "RavdessName",
+    "emotion_profile",
     "load_ravdess",
+    "make_ravdess_like",
     "parse_ravdess_name",
+    "ravdess_design",
+    "synthesize_speech",
 ]
