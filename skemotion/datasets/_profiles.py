@@ -169,4 +169,4 @@ def emotion_profile(
         changes[field] = max(-1.0, min(1.0, gain * getattr(profile, field)))
     changes["breathiness"] = max(0.0, changes["breathiness"])
     changes["tremor"] = max(0.0, changes["tremor"])
-    return dataclasses.replace(profile, **changes)
+    return dataclasses.replace(profile, **changes)  # type: ignore[arg-type]

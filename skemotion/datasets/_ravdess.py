@@ -8,7 +8,7 @@ import re
 import warnings
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Literal
+from typing import Literal, overload
 
 import pandas as pd
 from sklearn.utils import Bunch
@@ -273,6 +273,30 @@ def _is_ignored(relative: Path) -> bool:
     # Hidden files (our own temporary files, macOS "._" resource forks) and the
     # __MACOSX folder of zips made on a Mac are never clips.
     return any(part.startswith(".") or part == "__MACOSX" for part in relative.parts)
+
+
+@overload
+def load_ravdess(
+    root: str | os.PathLike[str],
+    *,
+    modalities: Iterable[str] = ...,
+    include_song: bool = ...,
+    actors: Iterable[int] | None = ...,
+    on_error: Literal["raise", "skip"] = ...,
+    return_X_y: Literal[False] = ...,
+) -> Bunch: ...
+
+
+@overload
+def load_ravdess(
+    root: str | os.PathLike[str],
+    *,
+    modalities: Iterable[str] = ...,
+    include_song: bool = ...,
+    actors: Iterable[int] | None = ...,
+    on_error: Literal["raise", "skip"] = ...,
+    return_X_y: Literal[True],
+) -> tuple[pd.DataFrame, pd.Series, pd.Series]: ...
 
 
 def load_ravdess(

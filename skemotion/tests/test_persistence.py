@@ -24,7 +24,7 @@ def _record(message: str) -> None:
 
 
 class _Payload:
-    def __reduce__(self):  # type: ignore[no-untyped-def]
+    def __reduce__(self) -> tuple[object, tuple[str]]:
         return (_record, ("code ran",))
 
 
