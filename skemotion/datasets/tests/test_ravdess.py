@@ -224,7 +224,7 @@ def test_bad_media_name_raise_or_skip(tmp_path: Path) -> None:
         data = load_ravdess(tmp_path, on_error="skip")
     assert list(data.frame["clip_id"]) == ["03-01-05-02-01-02-01"]
     with pytest.raises(ValueError, match="on_error"):
-        load_ravdess(tmp_path, on_error="ignore")  # type: ignore[arg-type]
+        load_ravdess(tmp_path, on_error="ignore")  # type: ignore[call-overload]
 
 
 def test_requested_actors(tmp_path: Path) -> None:
