@@ -86,9 +86,7 @@ _STATEMENT_SYLLABLES: dict[int, tuple[_Syllable, ...]] = {
 }
 
 
-def ravdess_design(
-    *, actors: Sequence[int] = tuple(range(1, N_ACTORS + 1)), ext: str = ".wav"
-) -> list[RavdessName]:
+def ravdess_design(*, actors: Sequence[int] = tuple(range(1, N_ACTORS + 1))) -> list[RavdessName]:
     """List the audio-only speech clips of the RAVDESS design, 60 per actor.
 
     Per actor: neutral (normal intensity only) x 2 statements x 2 repetitions,
@@ -97,8 +95,7 @@ def ravdess_design(
     Parameters
     ----------
     actors : sequence of int, default=1..24
-    ext : str, default=".wav"
-        Unused by the names themselves; kept for symmetry with ``to_name``.
+        Each in 1..24.
 
     Returns
     -------
@@ -111,7 +108,6 @@ def ravdess_design(
     >>> len(names), names[0].to_name(".wav")
     (60, '03-01-01-01-01-01-01.wav')
     """
-    del ext
     names = []
     for actor in actors:
         for emotion in EMOTIONS:
