@@ -28,8 +28,8 @@ test: lint docs
 	$(PY) -m pytest -q --durations=15
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check skemotion tests benchmarks examples conftest.py
-	$(VENV)/bin/ruff format --check skemotion tests benchmarks examples conftest.py
+	$(VENV)/bin/ruff check skemotion benchmarks examples conftest.py
+	$(VENV)/bin/ruff format --check skemotion benchmarks examples conftest.py
 	$(VENV)/bin/mypy skemotion
 
 docs: $(STAMP)
