@@ -251,7 +251,7 @@ class TIMNetClassifier(NeuralNetClassifier):
         if self.train_split is None:
             return super().get_split_datasets(X, y, **fit_params)
         dataset = self.get_dataset(X, y)
-        return dataset_split(self.train_split, dataset, y, self._split_groups_)
+        return self.train_split(dataset, y, groups=self._split_groups_)
 
     # -- scikit-learn API ---------------------------------------------------------------
 
@@ -480,8 +480,3 @@ def _decoded_accuracy(net: TIMNetClassifier, X: Any, y: Any) -> float:
     """Accuracy of ``net`` on a skorch dataset whose targets are label-encoded."""
     y_true = np.asarray(net.classes_)[np.asarray(y, dtype=np.int64)]
     return float(np.mean(net.predict(X) == y_true))
-
-
-def dataset_split(split: GroupedValidSplit, dataset: Any, y: Any, groups: Any) -> Any:
-    """Apply a group-aware split to a skorch dataset (kept apart for FusionClassifier)."""
-    return split(dataset, y, groups=groups)
