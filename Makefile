@@ -33,7 +33,7 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy skemotion
 
 docs: $(STAMP)
-	$(VENV)/bin/mkdocs build --strict
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_logmel.py
