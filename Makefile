@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 evaluate: $(STAMP)
-	$(VENV)/bin/skemotion evaluate --output skemotion-results
+	$(VENV)/bin/skemotion evaluate --output skemotion-results --n-jobs -1
 
 # The full check CI runs: lint, types, the docs site, then the test suite.
 test: lint docs
