@@ -128,14 +128,15 @@ def _encode_estimator(estimator: Any, *, where: str = "model") -> dict[str, Any]
             ],
             "params": {"verbose": estimator.verbose, "memory": None},
         }
-    if hasattr(estimator, "get_params") and not isinstance(estimator, TIMNetClassifier):
-        params = estimator.get_params(deep=False)
-    elif isinstance(estimator, TIMNetClassifier):
-        params = estimator.get_params(deep=False)
-        if params.get("callbacks") is not None:
-            raise TypeError(f"cannot save {where}: custom callbacks are not supported.")
-    else:
-        params = dict(vars(estimator))
+    # Estimators give their constructor parameters; plain parts (GroupedValidSplit) their
+    # attributes, which are their constructor arguments.
+    params = (
+        estimator.get_params(deep=False)
+        if hasattr(estimator, "get_params")
+        else dict(vars(estimator))
+    )
+    if isinstance(estimator, TIMNetClassifier) and params.get("callbacks") is not None:
+        raise TypeError(f"cannot save {where}: custom callbacks are not supported.")
     encoded: dict[str, Any] = {
         "__estimator__": name,
         "params": {k: _encode(v, where=f"{where}.{k}") for k, v in params.items()},
