@@ -458,12 +458,9 @@ class TIMNetBinaryClassifier(TIMNetClassifier):
         return self.criterion_(y_pred[:, 0], y_true.to(y_pred.dtype))
 
     def predict_proba(self, X: Any) -> np.ndarray:
-        check_is_fitted(self, "module_")
-        if not isinstance(X, Dataset):
-            X = self._validate_X(X, reset=False)
-        logits = self.forward(X, training=False)
-        positive = torch.sigmoid(logits[:, 0]).numpy().astype(np.float64)
-        return np.column_stack([1.0 - positive, positive])
+        """Probabilities of the negative and positive label, shape (n_clips, 2)."""
+        # skorch turns the single logit into (1 - p, p) but keeps the logit axis.
+        return super().predict_proba(X)[:, :, 0]
 
     def predict(self, X: Any) -> np.ndarray:
         proba = self.predict_proba(X)
