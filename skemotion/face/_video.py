@@ -6,7 +6,7 @@ import dataclasses
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
@@ -20,10 +20,6 @@ __all__ = [
     "select_frames",
     "video_info",
 ]
-
-FrameMode = Literal["center", "even"]
-ShortPolicy = Literal["pad", "raise"]
-Color = Literal["rgb", "gray"]
 
 FRAME_MODES: tuple[str, ...] = ("center", "even")
 """The accepted values of ``mode`` in :func:`select_frames`."""
@@ -152,8 +148,8 @@ def select_frames(
     n_available: int,
     *,
     n_frames: int = 88,
-    mode: FrameMode = "center",
-    short: ShortPolicy = "pad",
+    mode: str = "center",
+    short: str = "pad",
     source: str | None = None,
 ) -> np.ndarray:
     """Indices of the frames to keep from a clip of ``n_available`` frames.
@@ -236,7 +232,7 @@ def select_frames(
     return np.pad(np.arange(n, dtype=np.int64), (left, n_frames - n - left), mode="edge")
 
 
-def iter_frames(path: str | os.PathLike[str], *, color: Color = "rgb") -> Iterator[np.ndarray]:
+def iter_frames(path: str | os.PathLike[str], *, color: str = "rgb") -> Iterator[np.ndarray]:
     """Decode every frame of the first video stream, in order, one at a time.
 
     Parameters
@@ -278,7 +274,7 @@ def read_frames(
     path: str | os.PathLike[str],
     indices: Sequence[int] | np.ndarray,
     *,
-    color: Color = "rgb",
+    color: str = "rgb",
 ) -> np.ndarray:
     """Decode the frames at ``indices`` in one sequential pass over the file.
 
@@ -351,9 +347,9 @@ def load_video(
     path: str | os.PathLike[str],
     *,
     n_frames: int = 88,
-    mode: FrameMode = "center",
-    short: ShortPolicy = "pad",
-    color: Color = "rgb",
+    mode: str = "center",
+    short: str = "pad",
+    color: str = "rgb",
 ) -> tuple[np.ndarray, np.ndarray, VideoInfo]:
     """Read the selected frames of a video: :func:`video_info`, then
     :func:`select_frames`, then :func:`read_frames`.

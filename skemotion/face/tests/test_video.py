@@ -100,7 +100,7 @@ def test_read_frames_errors_name_the_file(clip25: Path, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="Negative"):
         read_frames(clip25, [-1])
     with pytest.raises(ValueError, match="color"):
-        read_frames(clip25, [1], color="bgr")  # type: ignore[arg-type]
+        read_frames(clip25, [1], color="bgr")
     assert read_frames(clip25, []).shape == (0, HEIGHT, WIDTH, 3)
     with pytest.raises(FileNotFoundError, match=r"missing\.mp4"):
         video_info(tmp_path / "missing.mp4")
