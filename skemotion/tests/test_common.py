@@ -5,7 +5,11 @@ seconds; every check that cannot apply is listed in ``EXPECTED_FAILED_CHECKS`` w
 reason, and is run anyway by scikit-learn as an expected failure (xfail).
 
 The checks feed 2D float arrays: the audio transformer reads them as ``n_clips`` waveforms
-of ``n_features`` samples, the temporal estimators as clips of a single frame.
+of ``n_features`` samples, the temporal estimators as clips of a single frame. The face
+transformers cannot read them (a float matrix holds no face): every check that feeds one
+is an expected failure for the same written reason, and
+``skemotion/face/tests/test_features.py`` runs the same contract (clone, pickle, fit
+returns self, idempotence, sample-order invariance, Pipeline, GridSearchCV) on real clips.
 """
 
 from __future__ import annotations
@@ -16,6 +20,13 @@ from typing import Any
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skemotion.audio import LogMelSpectrogram
+from skemotion.face import (
+    ActionUnits,
+    EyeKeyPointDistances,
+    FaceRegions,
+    HeadPose,
+    KeyPointDistances,
+)
 from skemotion.nets import TIMNetBinaryClassifier, TIMNetClassifier
 from skemotion.preprocessing import TemporalStandardScaler
 
@@ -44,6 +55,11 @@ INIT_PARAMS: dict[type[Any], dict[str, Any]] = {
     # One logit starts near zero; a larger step lets the class-weight check's bias show
     # within the same few dozen steps.
     TIMNetBinaryClassifier: {**_SMALL_NET, "lr": 5e-2},
+    KeyPointDistances: {},
+    EyeKeyPointDistances: {},
+    ActionUnits: {},
+    HeadPose: {},
+    FaceRegions: {},
 }
 
 _SKORCH_INIT = (
@@ -57,6 +73,51 @@ _FLOAT32_BATCHING = (
     "rounding) depends on how many clips are in the batch: a subset can differ in the 7th "
     "significant digit, just above the check's 1e-7 absolute tolerance."
 )
+
+_NEEDS_MEDIA = (
+    "The face transformers read faces from videos, OpenFace CSVs or FaceTrack objects; a "
+    "2D float matrix holds no face and is refused with a TypeError saying what is expected "
+    "(numbers passed as if they were landmarks would give silently wrong features). This "
+    "check feeds such a matrix; the same property is tested on real clips in "
+    "skemotion/face/tests/test_features.py."
+)
+# Every check below fits or transforms a generated numeric matrix (or its sparse,
+# complex, object, 1D, NaN or empty variants).
+_MEDIA_ONLY_CHECKS = (
+    "check_complex_data",
+    "check_dict_unchanged",
+    "check_dont_overwrite_parameters",
+    "check_dtype_object",
+    "check_estimator_sparse_array",
+    "check_estimator_sparse_matrix",
+    "check_estimator_sparse_tag",
+    "check_estimators_dtypes",
+    "check_estimators_empty_data_messages",
+    "check_estimators_fit_returns_self",
+    "check_estimators_nan_inf",
+    "check_estimators_overwrite_params",
+    "check_estimators_pickle",
+    "check_f_contiguous_array_estimator",
+    "check_fit1d",
+    "check_fit2d_1feature",
+    "check_fit2d_1sample",
+    "check_fit2d_predict1d",
+    "check_fit_check_is_fitted",
+    "check_fit_idempotent",
+    "check_fit_score_takes_y",
+    "check_methods_sample_order_invariance",
+    "check_methods_subset_invariance",
+    "check_n_features_in",
+    "check_n_features_in_after_fitting",
+    "check_pipeline_consistency",
+    "check_positive_only_tag_during_fit",
+    "check_readonly_memmap_input",
+    "check_transformer_data_not_an_array",
+    "check_transformer_general",
+    "check_transformer_preserve_dtypes",
+    "check_transformers_unfitted_stateless",
+)
+_FACE_TRANSFORMER_FAILURES = dict.fromkeys(_MEDIA_ONLY_CHECKS, _NEEDS_MEDIA)
 
 EXPECTED_FAILED_CHECKS: dict[str, dict[str, str]] = {
     "LogMelSpectrogram": {
@@ -74,6 +135,11 @@ EXPECTED_FAILED_CHECKS: dict[str, dict[str, str]] = {
         "check_no_attributes_set_in_init": _SKORCH_INIT,
         "check_methods_subset_invariance": _FLOAT32_BATCHING,
     },
+    "KeyPointDistances": _FACE_TRANSFORMER_FAILURES,
+    "EyeKeyPointDistances": _FACE_TRANSFORMER_FAILURES,
+    "ActionUnits": _FACE_TRANSFORMER_FAILURES,
+    "HeadPose": _FACE_TRANSFORMER_FAILURES,
+    "FaceRegions": _FACE_TRANSFORMER_FAILURES,
 }
 """Checks that cannot pass, by estimator class name, with the reason."""
 

@@ -276,3 +276,32 @@ def test_face_track_validates_shapes():
             backend="dlib",
         )
     assert base_face().shape == (68, 2)
+
+
+@pytest.mark.parametrize(
+    "transformer",
+    [
+        KeyPointDistances(_openface(), use_3d=False),
+        EyeKeyPointDistances(_openface()),
+        ActionUnits(_openface()),
+        HeadPose(_openface()),
+    ],
+    ids=lambda t: type(t).__name__,
+)
+def test_sklearn_contract_on_real_clips(transformer, corpus):
+    """What sklearn's common checks test, on clips (they can only feed float matrices)."""
+    import pickle
+
+    clips = [corpus[(7, "happy")], corpus[(8, "sad")], corpus[(7, "neutral")]]
+    params = transformer.get_params()
+    assert transformer.fit(clips) is transformer
+    assert transformer.get_params() == params  # fit does not change parameters
+    first = transformer.transform(clips)
+    np.testing.assert_array_equal(transformer.fit(clips).transform(clips), first)  # idempotent
+    np.testing.assert_array_equal(transformer.transform(clips[::-1]), first[::-1])
+    np.testing.assert_array_equal(transformer.transform(clips[:1]), first[:1])
+    restored = pickle.loads(pickle.dumps(transformer))
+    np.testing.assert_array_equal(restored.transform(clips), first)
+    np.testing.assert_array_equal(clone(transformer).fit_transform(clips), first)
+    assert first.dtype == np.float32 and first.shape[:2] == (3, N)
+    assert len(transformer.get_feature_names_out()) == first.shape[-1]
