@@ -34,6 +34,14 @@ def _allowed_classes() -> dict[str, type]:
     from torch.utils.data import DataLoader
 
     from .audio import LogMelSpectrogram
+    from .face import (
+        ActionUnits,
+        EyeKeyPointDistances,
+        FaceLandmarks,
+        FaceRegions,
+        HeadPose,
+        KeyPointDistances,
+    )
     from .nets import GroupedValidSplit, TIMNet, TIMNetBinaryClassifier, TIMNetClassifier
     from .nets._data import ArrayBatchLoader
     from .preprocessing import TemporalStandardScaler
@@ -41,6 +49,12 @@ def _allowed_classes() -> dict[str, type]:
     classes: list[type] = [
         Pipeline,
         LogMelSpectrogram,
+        FaceLandmarks,
+        KeyPointDistances,
+        EyeKeyPointDistances,
+        ActionUnits,
+        HeadPose,
+        FaceRegions,
         TemporalStandardScaler,
         TIMNetClassifier,
         TIMNetBinaryClassifier,

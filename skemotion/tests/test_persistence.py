@@ -98,3 +98,22 @@ def test_other_torch_files_and_versions(tmp_path: Path) -> None:
         load_model(tmp_path / "forged.skem")
     with pytest.raises(FileNotFoundError, match=r"missing\.skem"):
         load_model(tmp_path / "missing.skem")
+
+
+def test_face_feature_pipeline_round_trips(tmp_path):
+    from skemotion.face import FaceLandmarks, KeyPointDistances
+    from skemotion.preprocessing import TemporalStandardScaler
+
+    model = make_pipeline(
+        KeyPointDistances(
+            FaceLandmarks("openface", n_jobs=2, cache_dir=False),
+            references={1: np.ones((68, 2))},
+        ),
+        TemporalStandardScaler(),
+    )
+    model[1].fit(np.random.default_rng(0).random((4, 88, 780), dtype=np.float32))
+    save_model(model, tmp_path / "face.skem")
+    restored = load_model(tmp_path / "face.skem")
+    assert restored.get_params()["keypointdistances__landmarks__backend"] == "openface"
+    np.testing.assert_array_equal(restored[0].references[1], np.ones((68, 2)))
+    np.testing.assert_array_equal(restored[1].mean_, model[1].mean_)
