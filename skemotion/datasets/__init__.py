@@ -1,5 +1,6 @@
 """RAVDESS file names, the corpus loader and a synthetic RAVDESS-like corpus."""
 
+from ._face_video import synthesize_face_video
 from ._profiles import EMOTION_PROFILES, STRONG_INTENSITY_GAIN, EmotionProfile, emotion_profile
 from ._ravdess import (
     FRAME_COLUMNS,
@@ -30,5 +31,6 @@ __all__ = [
     "make_ravdess_like",
     "parse_ravdess_name",
     "ravdess_design",
+    "synthesize_face_video",
     "synthesize_speech",
 ]

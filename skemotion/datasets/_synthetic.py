@@ -501,6 +501,7 @@ def _write_clip(
     duration_range: tuple[float, float],
     noise_level: float,
     seed: int,
+    video_size: tuple[int, int] | None = None,
 ) -> None:
     y = synthesize_speech(
         name, sr=sr, duration_range=duration_range, noise_level=noise_level, random_state=seed
@@ -520,6 +521,43 @@ def _write_clip(
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+    if video_size is not None:
+        _write_video_clip(
+            dataclasses.replace(name, modality="video-only"),
+            folder=folder,
+            frame_size=video_size,
+            duration_range=duration_range,
+            seed=seed,
+        )
+
+
+def _write_video_clip(
+    name: RavdessName,
+    *,
+    folder: Path,
+    frame_size: tuple[int, int],
+    duration_range: tuple[float, float],
+    seed: int,
+) -> None:
+    # imported here: the face module needs OpenCV and PyAV, the speech corpus does not
+    from ._face_video import _write_face_video
+
+    fd, tmp = tempfile.mkstemp(prefix=f".{name.clip_id}.", suffix=".tmp.mp4", dir=folder)
+    os.close(fd)
+    try:
+        _write_face_video(
+            name,
+            Path(tmp),
+            frame_size=frame_size,
+            fps=30.0,
+            duration_range=duration_range,
+            seed=seed,
+        )
+        os.replace(tmp, folder / name.to_name(".mp4"))
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
 
 
 def make_ravdess_like(
@@ -532,6 +570,8 @@ def make_ravdess_like(
     random_state: int | None = 0,
     n_jobs: int | None = None,
     verbose: int = 0,
+    video: bool = False,
+    video_size: tuple[int, int] = (640, 360),
 ) -> Bunch:
     """Write a synthetic speech corpus with the RAVDESS design and names.
 
@@ -575,6 +615,34 @@ def make_ravdess_like(
     gets its own random variation. Hence actor-grouped cross-validation is
     meaningful and no classifier reaches 100%.
 
+    **Video** (``video=True``). Beside each ``03-01-...wav`` the matching
+    video-only clip ``02-01-EE-II-SS-RR-AA.mp4`` (same emotion, intensity,
+    statement, repetition and actor): H.264 (yuv420p) at 30 fps, ``video_size``
+    pixels, lasting as long as the audio clip (within one frame). Every actor is
+    the same public-domain portrait (``skimage.data.astronaut()``, a NASA photo)
+    with its own face size, position, width, skin tone, brightness, background
+    gradient, mirroring and sensor noise. The face is animated by smooth
+    displacement fields, one per facial action unit (AU; Gaussian-weighted local
+    translations anchored at the portrait's 68 landmarks), combined per frame:
+
+    - the emotion's AUs (:attr:`EmotionProfile.action_units`) ramp in over the
+      first 0.3-0.6 s of speech, stronger for strong intensity and for
+      expressive actors (the voice's expressiveness), with per-actor and
+      per-clip variation and a little of other AUs leaking in;
+    - the jaw and lips open on every vowel of the clip's syllables, in time with
+      the audio (wider on open, stressed vowels and in aroused speech);
+    - random blinks, a small head motion (drift, nods on stressed syllables,
+      slight rotation and scale jitter) and a slow lighting drift.
+
+    The face carries what the voice leaves close: happy shows a broad smile
+    (cheeks raised, AU06 + AU12), sad oblique, lowered brows and lip corners
+    down (AU01 + AU04, AU15), disgust a wrinkled nose and raised upper lip
+    (AU09 + AU10), calm only a faint smile over neutral; while fearful and
+    surprised (raised brows, wide eyes, open jaw) and angry (lowered brows,
+    tightened lids and lips) are partly confusable by face, as they are not by
+    voice. See :func:`synthesize_face_video`. Needs OpenCV, scikit-image and
+    PyAV: ``pip install "skemotion[face]"``.
+
     Each clip's randomness is seeded by ``(random_state, actor, clip fields)``:
     the corpus does not depend on ``n_jobs`` nor on ``n_actors`` (actor 3 is the
     same in a 4-actor and a 24-actor corpus).
@@ -598,15 +666,22 @@ def make_ravdess_like(
         Parallel jobs (joblib); None is 1.
     verbose : int, default=0
         Show a progress bar (tqdm) if > 0.
+    video : bool, default=False
+        Also write the video-only clips (``02-01-...mp4``), see above. The
+        24-actor corpus then takes a few minutes on two cores.
+    video_size : (int, int), default=(640, 360)
+        Width and height of the videos, even numbers (RAVDESS: 1280 x 720).
 
     Returns
     -------
     data : :class:`~sklearn.utils.Bunch`
-        ``load_ravdess(root, modalities=["audio-only"], actors=1..n_actors)``.
+        ``load_ravdess(root, modalities=["audio-only"] + (["video-only"] if video
+        else []), actors=1..n_actors)``: with video, one row per clip and modality.
 
     See Also
     --------
     synthesize_speech : One clip as an array, without writing.
+    synthesize_face_video : One video clip as frames, without writing.
     load_ravdess : Index a corpus on disk.
 
     Examples
@@ -621,6 +696,11 @@ def make_ravdess_like(
         raise ValueError(f"n_actors must be an int in 1..{N_ACTORS}, got {n_actors!r}")
     low, high = _check_args(duration_range=duration_range, sr=sr, noise_level=noise_level)
     seed = _check_seed(random_state)
+    size: tuple[int, int] | None = None
+    if video:
+        from ._face_video import _check_video_args
+
+        size = _check_video_args(video_size, 30.0)[0]
     root_path = Path(root)
     if root_path.exists() and not root_path.is_dir():
         raise NotADirectoryError(f"make_ravdess_like: {root_path} exists and is not a folder")
@@ -634,6 +714,7 @@ def make_ravdess_like(
         duration_range=(low, high),
         noise_level=float(noise_level),
         seed=seed,
+        video_size=size,
     )
     jobs = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
         delayed(write)(name) for name in names
@@ -644,4 +725,5 @@ def make_ravdess_like(
         jobs = tqdm(jobs, total=len(names), desc="make_ravdess_like", unit="clip")
     for _ in jobs:
         pass
-    return load_ravdess(root_path, modalities=["audio-only"], actors=actors)
+    modalities = ["audio-only"] + (["video-only"] if video else [])
+    return load_ravdess(root_path, modalities=modalities, actors=actors)
