@@ -33,6 +33,17 @@ _PERTURBATION = 0.05
 _MAX_SCALE_CHANGE = 1.25
 # Fraction of the landmarks that may lie outside the frame before the fit is dropped.
 _MAX_OUTSIDE = 0.25
+# Detector scores below this are re-checked at twice the detection width: they are
+# mostly faces smaller than the HOG window (80 px) at that width, boxed too loosely.
+_WEAK_SCORE = 0.5
+
+# dlib's detection box relative to the bounding box of the 68 landmarks fitted in it:
+# centre offset (x, y) as fractions of the landmarks' width and height, then the box's
+# width and height as multiples of theirs. Medians over full-resolution detections of
+# skimage.data.astronaut() and of frames of benchmarks/bench_landmarks.py: the box is
+# slightly narrower than the landmarks and sits higher (it stops above the chin and
+# starts at the brows).
+_BOX_FROM_LANDMARKS = np.array([-0.02, -0.064, 0.957, 0.967])
 
 
 class TrackedLandmarks(NamedTuple):
@@ -134,14 +145,18 @@ def _as_gray(frame: Any, cv2: Any) -> np.ndarray:
 
 def _detect(
     gray: np.ndarray, *, detect_width: int | None, upsample: int, cv2: Any
-) -> tuple[np.ndarray, float] | None:
-    """Largest detected face as a float box (left, top, right, bottom) and its score."""
+) -> tuple[np.ndarray, float, float] | None:
+    """Largest detected face: float box (left, top, right, bottom), score, scale searched.
+
+    Searched at ``detect_width``, then, if that finds nothing or only a weak face, once
+    more at twice that width; the stronger of the two wins.
+    """
     width = gray.shape[1]
-    widths = [width] if detect_width is None or detect_width >= width else []
-    if not widths:
-        # Faces much smaller than a quarter of the frame height escape the detector's
-        # 80 px window at detect_width; one retry at twice the width catches them.
-        widths = [int(detect_width), min(2 * int(detect_width), width)]  # type: ignore[arg-type]
+    if detect_width is None or detect_width >= width:
+        widths = [width]
+    else:
+        widths = [detect_width, min(2 * detect_width, width)]
+    best_found: tuple[np.ndarray, float, float] | None = None
     for w in widths:
         scale = w / width
         img = gray
@@ -150,12 +165,14 @@ def _detect(
             img = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
         rects, scores, _ = _detector().run(img, upsample, 0.0)
         if len(rects):
-            areas = [r.width() * r.height() for r in rects]
-            best = int(np.argmax(areas))
-            r = rects[best]
+            largest = int(np.argmax([r.width() * r.height() for r in rects]))
+            r = rects[largest]
             box = np.array([r.left(), r.top(), r.right() + 1, r.bottom() + 1], dtype=float)
-            return box / scale, float(scores[best])
-    return None
+            if best_found is None or scores[largest] > best_found[1]:
+                best_found = box / scale, float(scores[largest]), scale
+            if best_found[1] >= _WEAK_SCORE:
+                break
+    return best_found
 
 
 def _fit(gray: np.ndarray, box: np.ndarray, predictor: Any, dlib: Any) -> np.ndarray:
@@ -178,25 +195,14 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
     return float(inter / union) if union > 0 else 0.0
 
 
-def _box_mapping(box: np.ndarray, extent: np.ndarray) -> np.ndarray:
-    """Detector box relative to the landmarks' extent: centre offsets and size ratios."""
-    ew, eh = max(extent[2] - extent[0], 1.0), max(extent[3] - extent[1], 1.0)
-    return np.array(
-        [
-            ((box[0] + box[2]) - (extent[0] + extent[2])) / 2 / ew,
-            ((box[1] + box[3]) - (extent[1] + extent[3])) / 2 / eh,
-            (box[2] - box[0]) / ew,
-            (box[3] - box[1]) / eh,
-        ]
-    )
-
-
-def _apply_mapping(mapping: np.ndarray, extent: np.ndarray) -> np.ndarray:
+def _box_around(points: np.ndarray) -> np.ndarray:
+    """The box dlib's detector would give for a face with these landmarks."""
+    extent = _bbox(points)
     ew, eh = extent[2] - extent[0], extent[3] - extent[1]
-    cx = (extent[0] + extent[2]) / 2 + mapping[0] * ew
-    cy = (extent[1] + extent[3]) / 2 + mapping[1] * eh
-    hw, hh = mapping[2] * ew / 2, mapping[3] * eh / 2
-    return np.array([cx - hw, cy - hh, cx + hw, cy + hh])
+    dx, dy, sw, sh = _BOX_FROM_LANDMARKS
+    cx = (extent[0] + extent[2]) / 2 + dx * ew
+    cy = (extent[1] + extent[3]) / 2 + dy * eh
+    return np.array([cx - sw * ew / 2, cy - sh * eh / 2, cx + sw * ew / 2, cy + sh * eh / 2])
 
 
 def _stability(
@@ -227,12 +233,15 @@ def track_face_landmarks(
     """68 dlib landmarks per frame, detecting the face only when tracking fails.
 
     On the first frame (and whenever the face is lost) dlib's HOG frontal-face
-    detector runs on a copy of the frame downscaled to ``detect_width`` pixels wide;
-    the largest face wins and the 68-point shape predictor is fitted in its box,
-    rescaled to the full-resolution frame. On the next frame the predictor starts
-    from the box where the previous landmarks lie: their bounding box mapped to the
-    detector's box convention by the offset and size ratios measured between the
-    last detection box and the landmarks fitted in it.
+    detector runs on a copy of the frame downscaled to ``detect_width`` pixels wide
+    (and once more at twice that width when it finds nothing or only a weak face,
+    score < 0.5); the largest face wins and the 68-point shape predictor is fitted on
+    the full-resolution frame in its rescaled box, then refitted from the box its
+    landmarks imply, since a box found at low resolution is coarse. On the next frame
+    the predictor starts from the box where the previous landmarks lie: their
+    bounding box mapped to the detector's box convention (a fixed offset and size
+    ratio, the median relation between dlib's detection boxes and the landmarks fitted
+    in them on full-resolution frames).
 
     A tracked fit is checked, and the detector runs again on that frame, when
 
@@ -253,9 +262,9 @@ def track_face_landmarks(
         :func:`~skemotion.face.iter_frames` is consumed lazily).
     detect_width : int or None, default=320
         Width of the copy the detector searches. HOG finds faces of at least ~80 px
-        there, so 320 covers faces taller than about a quarter of a 720p frame; when
-        nothing is found the search is repeated once at twice that width. ``None``
-        searches the full-resolution frame.
+        there, so 320 suits faces whose detection box is at least a quarter of the
+        frame width (320 px in 720p); smaller ones are found by the retry at twice the
+        width. ``None`` searches the full-resolution frame.
     upsample : int, default=0
         Number of times the detector upsamples the image (finds smaller faces, ~4x
         slower each).
@@ -323,7 +332,6 @@ def track_face_landmarks(
     missing = np.full((N_LANDMARKS, 2), np.nan)
 
     previous: np.ndarray | None = None  # landmarks of the previous frame, if found
-    mapping: np.ndarray | None = None
     since_detection = 0
     n_detections = 0
     for frame in frames:
@@ -334,13 +342,12 @@ def track_face_landmarks(
         must_detect = (
             detect_every_frame
             or previous is None
-            or mapping is None
             or (redetect_every is not None and since_detection >= redetect_every)
         )
         if not must_detect:
-            assert previous is not None and mapping is not None
+            assert previous is not None
             extent = _bbox(previous)
-            box = _apply_mapping(mapping, extent)
+            box = _box_around(previous)
             points = _fit(gray, box, predictor, dlib)
             conf = _stability(gray, box, points, predictor, dlib)
             new_extent = _bbox(points)
@@ -367,9 +374,12 @@ def track_face_landmarks(
             n_detections += 1
             found = _detect(gray, detect_width=detect_width, upsample=upsample, cv2=cv2)
             if found is not None:
-                box, score = found
+                box, score, scale = found
                 points = _fit(gray, box, predictor, dlib)
-                mapping = _box_mapping(box, _bbox(points))
+                if scale < 1.0:
+                    # A box from the downscaled search is coarse; refitting from the
+                    # box the landmarks imply starts the predictor where tracking will.
+                    points = _fit(gray, _box_around(points), predictor, dlib)
                 conf = _detection_confidence(score)
         since_detection += 1
 
