@@ -29,6 +29,31 @@ SHORT_POLICIES: tuple[str, ...] = ("pad", "raise")
 
 _AV_FORMATS = {"rgb": "rgb24", "gray": "gray"}
 
+# 8-bit YUV layouts whose first plane is the luma of the whole frame.
+_LUMA_FIRST = frozenset({"yuv420p", "yuv422p", "yuv444p", "nv12"})
+# Limited ("TV") range luma 16..235 stretched to 0..255: what FFmpeg's swscale gives
+# for format="gray" (checked value by value).
+_TV_TO_FULL = np.clip(np.round((np.arange(256) - 16) * 255 / 219), 0, 255).astype(np.uint8)
+_COLOR_RANGE_JPEG = 2  # AVCOL_RANGE_JPEG: full-range luma
+
+
+def _to_array(frame: Any, fmt: str) -> np.ndarray:
+    """A decoded frame as an array; gray straight from the luma plane where possible."""
+    if fmt == "gray" and frame.format.name in _LUMA_FIRST:
+        # Skips swscale's frame conversion (about a tenth of H.264 decoding time at
+        # 720p); the same numbers, only a table look-up on the Y plane.
+        try:
+            import cv2
+        except ImportError:  # pragma: no cover - cv2 comes with the face extra
+            return frame.to_ndarray(format=fmt)
+        plane = frame.planes[0]
+        luma = np.frombuffer(plane, np.uint8).reshape(frame.height, plane.line_size)
+        luma = luma[:, : frame.width]
+        if frame.color_range == _COLOR_RANGE_JPEG:
+            return luma.copy()
+        return cv2.LUT(luma, _TV_TO_FULL)
+    return frame.to_ndarray(format=fmt)
+
 
 @dataclasses.dataclass(frozen=True)
 class VideoInfo:
@@ -259,7 +284,7 @@ def iter_frames(path: str | os.PathLike[str], *, color: str = "rgb") -> Iterator
     with container:
         try:
             for frame in container.decode(stream):
-                yield frame.to_ndarray(format=fmt)
+                yield _to_array(frame, fmt)
         except av.FFmpegError as exc:
             raise ValueError(f"Cannot decode the video stream of '{file}': {exc}") from exc
 
@@ -331,7 +356,7 @@ def read_frames(
             for i, frame in enumerate(container.decode(stream)):
                 n_decoded = i + 1
                 if i in wanted:
-                    decoded[i] = frame.to_ndarray(format=fmt)
+                    decoded[i] = _to_array(frame, fmt)
                 if i >= last:
                     break
         except av.FFmpegError as exc:

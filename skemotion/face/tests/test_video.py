@@ -172,3 +172,19 @@ def test_load_video(clip25: Path) -> None:
     assert frames.shape == (60, HEIGHT, WIDTH, 3)
     assert [decode_index(f) for f in frames] == indices.tolist()
     assert indices[:5].tolist() == [0] * 5 and indices[-5:].tolist() == [49] * 5
+
+
+def test_gray_equals_ffmpeg_conversion(clip25: Path) -> None:
+    with av.open(str(clip25)) as container:
+        reference = [f.to_ndarray(format="gray") for f in container.decode(video=0)]
+    for ours, ref in zip(iter_frames(clip25, color="gray"), reference, strict=True):
+        np.testing.assert_array_equal(ours, ref)
+
+
+def test_gray_of_full_range_luma_is_unchanged() -> None:
+    from skemotion.face._video import _to_array
+
+    frame = av.VideoFrame.from_ndarray(coded_frame(5), format="rgb24").reformat(format="yuv420p")
+    frame.color_range = 2  # JPEG / full range
+    luma = np.frombuffer(frame.planes[0], np.uint8).reshape(HEIGHT, -1)[:, :WIDTH]
+    np.testing.assert_array_equal(_to_array(frame, "gray"), luma)
