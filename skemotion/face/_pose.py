@@ -143,8 +143,10 @@ def rotation_to_euler(rotation: np.ndarray) -> np.ndarray:
     --------
     >>> import numpy as np
     >>> from skemotion.face import rotation_to_euler
-    >>> rotation_to_euler(np.eye(3))
-    array([0., 0., 0.])
+    >>> c, s = np.cos(0.3), np.sin(0.3)  # 0.3 rad about the camera's y axis
+    >>> angles = rotation_to_euler(np.array([[c, 0, s], [0, 1, 0], [-s, 0, c]]))
+    >>> bool(np.allclose(angles, [0.0, 0.3, 0.0]))  # pitch, yaw, roll
+    True
     """
     r = np.asarray(rotation, dtype=np.float64)
     if r.shape[-2:] != (3, 3):
