@@ -24,6 +24,7 @@ from ._geometry import (
 from ._interpolate import interpolate_missing
 from ._landmarks import FaceLandmarks, default_cache_dir, extract_dlib_track
 from ._openface import OPENFACE_REQUIRED_COLUMNS, find_openface_csv, read_openface_csv
+from ._pose import FACE_MODEL_3D, estimate_head_pose, rotation_to_euler
 from ._reference import neutral_reference_landmarks, ravdess_neutral_reference
 from ._regions import IMAGENET_MEAN, IMAGENET_STD, REGION_SIZES, FaceRegions, crop_patch
 from ._track import (
@@ -52,6 +53,7 @@ __all__ = [
     "AU_PRESENCE_NAMES",
     "DLIB_EYE_FEATURE_DIM",
     "EYE_BROW_INDICES",
+    "FACE_MODEL_3D",
     "FRAME_MODES",
     "HEAD_POSE_NAMES",
     "IMAGENET_MEAN",
@@ -76,6 +78,7 @@ __all__ = [
     "crop_patch",
     "default_cache_dir",
     "extract_dlib_track",
+    "estimate_head_pose",
     "eye_keypoint_distances",
     "find_openface_csv",
     "inter_ocular_distance",
@@ -89,6 +92,7 @@ __all__ = [
     "ravdess_neutral_reference",
     "read_frames",
     "read_openface_csv",
+    "rotation_to_euler",
     "select_frames",
     "shape_predictor_path",
     "track_face_landmarks",
