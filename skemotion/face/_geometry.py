@@ -71,8 +71,8 @@ def pairwise_distances(points: np.ndarray) -> np.ndarray:
 
     Examples
     --------
-    >>> pairwise_distances(np.array([[[0.0, 0.0], [3.0, 4.0], [0.0, 1.0]]]))
-    array([[5., 1., 3.]])
+    >>> pairwise_distances(np.array([[[0.0, 0.0], [3.0, 4.0], [0.0, 4.0]]]))
+    array([[5., 4., 3.]])
     """
     points = np.asarray(points, dtype=np.float64)
     if points.ndim != 3:
