@@ -155,8 +155,8 @@ _BASES = tuple(_ACTION_UNITS)
 # an open jaw, so the face confuses them (and angry/fearful via AU04, AU05, AU07).
 _EXPRESSION_GAINS: dict[str, dict[str, float]] = {
     "calm": {"AU12": 0.18},
-    "happy": {"AU06": 0.75, "AU12": 0.8, "AU25": 0.6},
-    "sad": {"AU01": 0.7, "AU04": 0.5, "AU15": 0.75, "AU17": 0.45},
+    "happy": {"AU06": 1.0, "AU12": 1.1, "AU25": 0.6},
+    "sad": {"AU01": 0.8, "AU04": 0.65, "AU15": 1.0, "AU17": 0.5},
     "angry": {"AU04": 0.7, "AU05": 0.35, "AU07": 0.5, "AU23": 0.5},
     "fearful": {
         "AU01": 0.55,
@@ -167,7 +167,7 @@ _EXPRESSION_GAINS: dict[str, dict[str, float]] = {
         "AU20": 0.45,
         "AU26": 0.3,
     },
-    "disgust": {"AU09": 0.75, "AU10": 0.75, "AU15": 0.3, "AU17": 0.35},
+    "disgust": {"AU09": 1.0, "AU10": 1.0, "AU15": 0.3, "AU17": 0.35},
     "surprised": {"AU01": 0.55, "AU02": 0.55, "AU05": 0.55, "AU25": 0.3, "AU26": 0.4},
 }
 
@@ -258,8 +258,7 @@ def _face_traits(actor: int, seed: int) -> _FaceTraits:
         expressiveness=_actor_traits(actor, seed).expressiveness,
         rest={au: float(rng.normal(0, 0.08)) for au in ("AU01", "AU04", "AU12", "AU15")},
         style={
-            emotion: {au: math.exp(rng.normal(0, 0.25)) for au in _BASES[1:]}
-            for emotion in EMOTIONS
+            emotion: {au: math.exp(rng.normal(0, 0.2)) for au in _BASES[1:]} for emotion in EMOTIONS
         },
     )
 
@@ -421,13 +420,14 @@ def _action_units(
     # actors, each clip a little different; a little of other AUs leaks in.
     profile = emotion_profile(name.emotion)
     gains = _EXPRESSION_GAINS.get(name.emotion, {})
-    level = traits.expressiveness * math.exp(rng.normal(0, 0.2))
+    # expressiveness compressed: an inexpressive actor's face still shows the emotion
+    level = traits.expressiveness**0.7 * math.exp(rng.normal(0, 0.15))
     if name.intensity == "strong":
         level *= STRONG_INTENSITY_GAIN
     target = np.zeros(len(_BASES))
     for au in profile.action_units:
         style = traits.style[name.emotion][au]
-        target[index[au]] = gains.get(au, 0.6) * level * style * math.exp(rng.normal(0, 0.25))
+        target[index[au]] = gains.get(au, 0.6) * level * style * math.exp(rng.normal(0, 0.2))
     leak = rng.random(len(_BASES)) < 0.15
     target[1:] += leak[1:] * rng.uniform(0.0, 0.2, len(_BASES) - 1)
     target[index["AU45"]] = 0.0  # blinks are events, below
