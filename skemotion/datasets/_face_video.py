@@ -18,6 +18,7 @@ from collections.abc import Iterable, Iterator
 from fractions import Fraction
 from pathlib import Path
 from types import ModuleType
+from typing import BinaryIO
 
 import numpy as np
 from numpy.typing import NDArray
@@ -386,7 +387,9 @@ def _stage(actor: int, seed: int, frame_size: tuple[int, int]) -> tuple[_FaceTra
     return traits, _place_actor(traits, frame_size)
 
 
-def _smooth_noise(rng: np.random.Generator, n: int, fps: float, cutoff: float) -> NDArray:
+def _smooth_noise(
+    rng: np.random.Generator, n: int, fps: float, cutoff: float
+) -> NDArray[np.float64]:
     """Unit-variance Gaussian noise low-passed at ``cutoff`` Hz."""
     warm = int(2 * fps / cutoff)  # let the filter forget its zero start
     sos = signal.butter(2, min(cutoff / (fps / 2), 0.99), output="sos")
@@ -608,7 +611,7 @@ def synthesize_face_video(
 
 
 def _write_mp4(
-    path: str | os.PathLike[str] | object,
+    path: str | os.PathLike[str] | BinaryIO,
     frames: Iterable[NDArray[np.uint8]],
     *,
     fps: float,
