@@ -156,21 +156,23 @@ _BASES = tuple(_ACTION_UNITS)
 # an open jaw, so the face confuses them (and angry/fearful via AU04, AU05, AU07).
 _EXPRESSION_GAINS: dict[str, dict[str, float]] = {
     "calm": {"AU12": 0.18},
-    "happy": {"AU06": 1.0, "AU12": 1.1, "AU25": 0.6},
-    "sad": {"AU01": 0.8, "AU04": 0.65, "AU15": 1.0, "AU17": 0.5},
-    "angry": {"AU04": 0.7, "AU05": 0.35, "AU07": 0.5, "AU23": 0.5},
+    "happy": {"AU06": 1.0, "AU12": 1.2, "AU25": 0.6},
+    "sad": {"AU01": 0.8, "AU04": 0.9, "AU15": 1.4, "AU17": 0.5},
+    "angry": {"AU04": 0.4, "AU05": 0.3, "AU07": 0.3, "AU23": 0.3},
     "fearful": {
-        "AU01": 0.55,
+        "AU01": 0.5,
         "AU02": 0.45,
-        "AU04": 0.3,
-        "AU05": 0.55,
-        "AU07": 0.2,
-        "AU20": 0.45,
-        "AU26": 0.3,
+        "AU04": 0.2,
+        "AU05": 0.5,
+        "AU07": 0.15,
+        "AU20": 0.25,
+        "AU26": 0.35,
     },
     "disgust": {"AU09": 1.0, "AU10": 1.0, "AU15": 0.3, "AU17": 0.35},
-    "surprised": {"AU01": 0.55, "AU02": 0.55, "AU05": 0.55, "AU25": 0.3, "AU26": 0.4},
+    "surprised": {"AU01": 0.5, "AU02": 0.5, "AU05": 0.5, "AU25": 0.3, "AU26": 0.4},
 }
+
+_VARIABLE_EMOTIONS = frozenset({"angry", "fearful", "surprised"})
 
 # How far each vowel opens the jaw (AU26) while it is spoken.
 _VOWEL_OPENING = {"ih": 0.45, "ar": 1.0, "aw": 0.9, "ai": 1.0, "ax": 0.5, "or": 0.65}
@@ -427,12 +429,14 @@ def _action_units(
     level = traits.expressiveness**0.7 * math.exp(rng.normal(0, 0.15))
     if name.intensity == "strong":
         level *= STRONG_INTENSITY_GAIN
+    # high-arousal negative portrayals vary more from clip to clip
+    spread = 0.35 if name.emotion in _VARIABLE_EMOTIONS else 0.2
     target = np.zeros(len(_BASES))
     for au in profile.action_units:
         style = traits.style[name.emotion][au]
-        target[index[au]] = gains.get(au, 0.6) * level * style * math.exp(rng.normal(0, 0.2))
-    leak = rng.random(len(_BASES)) < 0.15
-    target[1:] += leak[1:] * rng.uniform(0.0, 0.2, len(_BASES) - 1)
+        target[index[au]] = gains.get(au, 0.6) * level * style * math.exp(rng.normal(0, spread))
+    leak = rng.random(len(_BASES)) < 0.25
+    target[1:] += leak[1:] * rng.uniform(0.0, 0.3, len(_BASES) - 1)
     target[index["AU45"]] = 0.0  # blinks are events, below
 
     onset = plan.syllables[0].start + rng.uniform(-0.15, 0.15)
