@@ -52,3 +52,22 @@ def test_speech_only_actor_cv_well_above_chance(corpus, tmp_path: Path) -> None:
     loaded = load_model(save_model(fitted, tmp_path / "speech.skem"))
     sample = corpus.frame.iloc[:5]
     np.testing.assert_array_equal(loaded.predict_proba(sample), fitted.predict_proba(sample))
+
+
+def test_face_pipeline_steps_and_paper_defaults() -> None:
+    from skemotion.compose import make_face_pipeline
+    from skemotion.face import FaceLandmarks
+
+    pipe = make_face_pipeline(landmarks=FaceLandmarks("openface", openface_dir="of"))
+    assert [name for name, _ in pipe.steps] == ["kpd", "scaler", "timnet"]
+    params = pipe.get_params()
+    # Table 3, face KPD multiclass
+    assert (params["timnet__lr"], params["timnet__batch_size"], params["timnet__max_epochs"]) == (
+        5e-4,
+        64,
+        100,
+    )
+    assert params["kpd__landmarks__backend"] == "openface"
+    assert params["kpd__normalization"] == "neutral_reference"
+    pipe.set_params(kpd__normalization="inter_ocular")
+    assert clone(pipe).get_params()["kpd__normalization"] == "inter_ocular"
