@@ -1,9 +1,10 @@
 """The ``skemotion`` command line: evaluate, train and predict with the speech pipeline.
 
 ``skemotion evaluate`` runs the paper's speaker-independent protocol (log-mel spectrogram ->
-TIM-Net, five actor folds) on RAVDESS or, without ``--data``, on a synthetic RAVDESS-like
-corpus it generates; ``skemotion train`` fits the pipeline on every clip and saves it;
-``skemotion predict`` labels clips with a saved model.
+TIM-Net, or face key-point distances -> TIM-Net, five actor folds) on RAVDESS or, without
+``--data``, on a synthetic RAVDESS-like corpus it generates; ``skemotion train`` fits the
+speech pipeline on every clip and saves it; ``skemotion predict`` labels clips with a saved
+model.
 
 Heavy imports (torch, librosa, matplotlib) happen inside the subcommands so that
 ``skemotion --version`` and ``--help`` answer at once.
@@ -361,6 +362,19 @@ def _evaluate(args: argparse.Namespace) -> int:
         print(f"Extracting features of {len(X)} clips ...", file=sys.stderr)
         for _, step in pipeline.steps[:n_stateless]:
             X = step.transform(X)
+    face_found: dict[str, Any] = {}
+    if args.features == "kpd":
+        import numpy as np
+
+        # Read back from the landmark cache: how often the face was actually found.
+        tracks = pipeline.named_steps["kpd"].landmarks.extract(data.frame["path"].tolist())
+        success = np.concatenate([t.success for t in tracks if t is not None])
+        face_found = {"face_found_fraction": round(float(success.mean()), 5)}
+        print(
+            f"Face found in {100 * success.mean():.2f} % of {success.size} frames "
+            "(the others interpolated from their neighbours).",
+            file=sys.stderr,
+        )
     report = evaluate_actor_cv(
         pipeline[n_stateless:], X, data.y, data.groups, cv=cv, n_jobs=args.n_jobs, verbose=1
     )
@@ -373,6 +387,7 @@ def _evaluate(args: argparse.Namespace) -> int:
             "n_clips": len(data.frame),
             "n_actors": n_found,
             "features": args.features,
+            **face_found,
             "epochs": epochs,
             "seed": args.seed,
             "quick": bool(args.quick),
