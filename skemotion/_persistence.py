@@ -34,6 +34,13 @@ def _allowed_classes() -> dict[str, type]:
     from torch.utils.data import DataLoader
 
     from .audio import LogMelSpectrogram
+    from .embed import (
+        FineTunedTIMNetClassifier,
+        PretrainedTIMNet,
+        ResNetEmbedder,
+        Wav2Vec2Embedder,
+        Wav2Vec2Preprocessor,
+    )
     from .face import (
         ActionUnits,
         EyeKeyPointDistances,
@@ -55,6 +62,11 @@ def _allowed_classes() -> dict[str, type]:
         ActionUnits,
         HeadPose,
         FaceRegions,
+        Wav2Vec2Preprocessor,
+        Wav2Vec2Embedder,
+        ResNetEmbedder,
+        FineTunedTIMNetClassifier,
+        PretrainedTIMNet,
         TemporalStandardScaler,
         TIMNetClassifier,
         TIMNetBinaryClassifier,
