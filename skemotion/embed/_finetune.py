@@ -133,7 +133,10 @@ class PretrainedTIMNet(nn.Module):
                 raise ValueError(
                     f"{type(module).__name__} does not support gradient checkpointing."
                 )
-            module.gradient_checkpointing_enable()  # type: ignore[operator]
+            # transformers 5 renamed it (the old name warns); 4.x has only the old one.
+            enable = getattr(module, "activation_checkpointing_enable", None)
+            enable = enable or module.gradient_checkpointing_enable
+            enable()  # type: ignore[operator]
         self.timnet = TIMNet(
             n_features=n_features,
             n_classes=n_classes,

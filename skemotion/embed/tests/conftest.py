@@ -83,7 +83,10 @@ def wav_files(tmp_path: Path) -> tuple[list[Path], np.ndarray]:
     rng = np.random.default_rng(0)
     t = np.arange(150_000) / 48_000
     waves = np.stack(
-        [np.sin(2 * np.pi * f * t) * 0.3 + 0.01 * rng.standard_normal(len(t)) for f in (220, 440, 880)]
+        [
+            np.sin(2 * np.pi * f * t) * 0.3 + 0.01 * rng.standard_normal(len(t))
+            for f in (220, 440, 880)
+        ]
     ).astype(np.float32)
     paths = []
     for i, y in enumerate(waves):

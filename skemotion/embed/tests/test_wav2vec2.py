@@ -12,15 +12,14 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
 
 from skemotion import load_model, save_model
-from skemotion.audio import load_audio
 from skemotion.embed import (
     Wav2Vec2Embedder,
     Wav2Vec2Preprocessor,
+    _hub,
     clear_model_cache,
     load_backbone,
     wav2vec2_input,
 )
-from skemotion.embed import _hub
 from skemotion.nets import TIMNetClassifier
 
 transformers = pytest.importorskip("transformers")
