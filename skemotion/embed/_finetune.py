@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import copy
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from scipy import sparse
 from sklearn.utils import check_array
 from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import Callback
@@ -320,7 +322,7 @@ class FineTunedTIMNetClassifier(TIMNetClassifier):
         return params
 
     def _validate_X(self, X: Any, *, reset: bool) -> np.ndarray:
-        if isinstance(X, dict):
+        if isinstance(X, Mapping) and not sparse.issparse(X):
             raise TypeError(f"{type(self).__name__} takes one input array.")
         X = check_array(X, allow_nd=True, dtype=np.float32, ensure_min_samples=1, input_name="X")
         if X.ndim not in (2, 5, 6):
@@ -332,8 +334,8 @@ class FineTunedTIMNetClassifier(TIMNetClassifier):
             self.n_features_in_ = X.shape[-1]
         elif X.shape[-1] != self.n_features_in_:
             raise ValueError(
-                f"X has {X.shape[-1]} values on its last axis, but {type(self).__name__} "
-                f"was fitted with {self.n_features_in_}."
+                f"X has {X.shape[-1]} features, but {type(self).__name__} is expecting "
+                f"{self.n_features_in_} features as input (values on the last axis)."
             )
         return np.ascontiguousarray(X)
 

@@ -182,8 +182,6 @@ class ResNetEmbedder(  # type: ignore[call-arg]
         tags = super().__sklearn_tags__()
         tags.requires_fit = False
         tags.input_tags.string = True
-        tags.input_tags.two_d_array = False
-        tags.input_tags.three_d_array = True
         tags.transformer_tags.preserves_dtype = ["float32"]
         return tags
 

@@ -17,9 +17,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import torch
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skemotion.audio import LogMelSpectrogram
+from skemotion.embed import (
+    FineTunedTIMNetClassifier,
+    ResNetEmbedder,
+    Wav2Vec2Embedder,
+    Wav2Vec2Preprocessor,
+)
 from skemotion.face import (
     ActionUnits,
     EyeKeyPointDistances,
@@ -29,6 +36,46 @@ from skemotion.face import (
 )
 from skemotion.nets import TIMNetBinaryClassifier, TIMNetClassifier
 from skemotion.preprocessing import TemporalStandardScaler
+
+
+def _tiny_wav2vec2() -> Any:
+    """A random Wav2Vec2 small enough to build at import (no download), or None."""
+    try:
+        import transformers
+    except ImportError:  # the embed extra is not installed: its estimators are skipped
+        return None
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        return transformers.Wav2Vec2Model(
+            transformers.Wav2Vec2Config(
+                hidden_size=8,
+                num_hidden_layers=1,
+                num_attention_heads=2,
+                intermediate_size=16,
+                conv_dim=(4, 4),
+                conv_stride=(4, 4),
+                conv_kernel=(8, 4),
+                num_conv_pos_embeddings=4,
+                num_conv_pos_embedding_groups=2,
+            )
+        ).eval()
+
+
+class _FrameBackbone(torch.nn.Module):
+    """A stand-in speech backbone: each input value becomes a one-feature frame.
+
+    It lets FineTunedTIMNetClassifier face the checks' 2D float matrices (read as
+    waveforms) with the same backbone interface as Wav2Vec2, while a real Wav2Vec2 needs
+    at least 400 samples per clip.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scale = torch.nn.Parameter(torch.ones(1))
+
+    def forward(self, x: torch.Tensor, output_hidden_states: bool = False) -> Any:
+        return (x[..., None] * self.scale,)
+
 
 _SMALL_NET = {
     "max_epochs": 20,
@@ -60,7 +107,23 @@ INIT_PARAMS: dict[type[Any], dict[str, Any]] = {
     ActionUnits: {},
     HeadPose: {},
     FaceRegions: {},
+    Wav2Vec2Preprocessor: {"sr": 16_000, "crop_length": 512},
+    ResNetEmbedder: {"model": torch.nn.Conv2d(3, 4, 3), "cache_dir": False},
+    FineTunedTIMNetClassifier: {
+        **_SMALL_NET,
+        "module__backbone": _FrameBackbone(),
+        "module__kind": "wav2vec2",
+        "module__n_features": 1,
+    },
 }
+_WAV2VEC2 = _tiny_wav2vec2()
+if _WAV2VEC2 is not None:
+    INIT_PARAMS[Wav2Vec2Embedder] = {
+        "model": _WAV2VEC2,
+        "sr": 16_000,
+        "crop_length": 512,
+        "cache_dir": False,
+    }
 
 _SKORCH_INIT = (
     "skorch's NeuralNet.__init__ stores its prefixed keyword parameters (module__filters, "
@@ -119,14 +182,33 @@ _MEDIA_ONLY_CHECKS = (
 )
 _FACE_TRANSFORMER_FAILURES = dict.fromkeys(_MEDIA_ONLY_CHECKS, _NEEDS_MEDIA)
 
+_INTEGER_PCM = (
+    "Integer arrays are refused on purpose with a TypeError: integer PCM has a "
+    "format-dependent full scale (int16: 32768), so converting it as is would "
+    "shift every dB value; users must scale waveforms to [-1, 1] floats."
+)
+_MODULE_HASH = (
+    "The check compares joblib.hash of each parameter with that of a deepcopy taken "
+    "before fit; a torch.nn.Module (the backbone) hashes differently from its own "
+    "deepcopy even untouched, since torch pickles tensors by storage. fit never changes "
+    "the caller's module: skemotion/embed/tests compare its weights (and training "
+    "mode) before and after."
+)
+_UNPICKLABLE_WAV2VEC2 = (
+    "The estimator holds a loaded transformers Wav2Vec2Model here (to avoid a download); "
+    "its positional convolution uses torch's weight-norm parametrisation, which torch "
+    "refuses to pickle. With a hub id or a folder as model (the default, and what "
+    "save_backbone writes) the estimator pickles; test_wav2vec2.py saves and loads it."
+)
+_NEEDS_IMAGES = (
+    "ResNetEmbedder reads image patches (n_clips, n_frames, [2,] 3, H, W) as FaceRegions "
+    "gives them, or videos; a 2D float matrix holds no image and is refused with a "
+    "TypeError saying what is expected. skemotion/embed/tests/test_resnet.py tests the "
+    "transformer on patches and clips."
+)
+
 EXPECTED_FAILED_CHECKS: dict[str, dict[str, str]] = {
-    "LogMelSpectrogram": {
-        "check_estimators_dtypes": (
-            "Integer arrays are refused on purpose with a TypeError: integer PCM has a "
-            "format-dependent full scale (int16: 32768), so converting it as is would "
-            "shift every dB value; users must scale waveforms to [-1, 1] floats."
-        ),
-    },
+    "LogMelSpectrogram": {"check_estimators_dtypes": _INTEGER_PCM},
     "TemporalStandardScaler": {},
     "TIMNetClassifier": {
         "check_no_attributes_set_in_init": _SKORCH_INIT,
@@ -140,6 +222,17 @@ EXPECTED_FAILED_CHECKS: dict[str, dict[str, str]] = {
     "ActionUnits": _FACE_TRANSFORMER_FAILURES,
     "HeadPose": _FACE_TRANSFORMER_FAILURES,
     "FaceRegions": _FACE_TRANSFORMER_FAILURES,
+    "Wav2Vec2Preprocessor": {"check_estimators_dtypes": _INTEGER_PCM},
+    "Wav2Vec2Embedder": {
+        "check_estimators_dtypes": _INTEGER_PCM,
+        "check_estimators_overwrite_params": _MODULE_HASH,
+        "check_estimators_pickle": _UNPICKLABLE_WAV2VEC2,
+    },
+    "ResNetEmbedder": dict.fromkeys(_MEDIA_ONLY_CHECKS, _NEEDS_IMAGES),
+    "FineTunedTIMNetClassifier": {
+        "check_no_attributes_set_in_init": _SKORCH_INIT,
+        "check_estimators_overwrite_params": _MODULE_HASH,
+    },
 }
 """Checks that cannot pass, by estimator class name, with the reason."""
 

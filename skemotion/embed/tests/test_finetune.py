@@ -145,3 +145,13 @@ def test_module_errors(resnet_dir, wav2vec2_dir):
     net = PretrainedTIMNet(wav2vec2_dir, n_classes=2, filters=4, n_scales=2)
     with pytest.raises(ValueError, match="waveforms"):
         net(torch.zeros(1, 2, 3))
+
+
+def test_callers_backbone_module_is_never_trained(wav2vec2_dir, speech):
+    X, y = speech
+    module = load_backbone(wav2vec2_dir, kind="wav2vec2", cache=False)
+    before = {k: v.clone() for k, v in module.state_dict().items()}
+    clf = FineTunedTIMNetClassifier(module__backbone=module, **{**_SMALL, "max_epochs": 1})
+    clf.fit(X, y)
+    assert clf.module_.backbone is not module
+    assert not _changed(before, module.state_dict())
