@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet --no-index "torch==$(TORCH_VERSION)" \
 		|| $(PY) -m pip install --quiet "torch==$(TORCH_VERSION)" --index-url $(TORCH_CPU_INDEX)
-	$(PY) -m pip install --quiet -e ".[test,video,face,lint,docs]"
+	$(PY) -m pip install --quiet -e ".[test,video,face,embed,lint,docs]"
 	touch $(STAMP)
 
 install: $(STAMP)
