@@ -18,7 +18,8 @@ ResNet) it reports clips/s (best of ``--repeat``) and the peak growth of the pro
 resident memory while embedding (sampled every 2 ms, after ``malloc_trim`` so freed
 pages are not silently reused; a lower bound of what the pass needs), each also as a
 ratio to batch size 1 in the same process (memory ratios only above 1 MB). The disk
-cache is off except in one line, which times a second pass served from the cache. Torch uses ``--threads`` threads.
+cache is off except in one line, which times a second pass served from the cache.
+Torch uses ``--threads`` threads.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -148,7 +150,7 @@ def main() -> None:
         for batch in args.batches:
             emb = Wav2Vec2Embedder(model, batch_size=batch, cache_dir=False)
             emb.transform(waves[:1])  # warm-up
-            seconds, mem = measure(lambda emb=emb: emb.transform(waves), repeat=args.repeat)
+            seconds, mem = measure(partial(emb.transform, waves), repeat=args.repeat)
             rows.append((batch, args.clips / seconds, 1000 * seconds / args.clips, mem))
         title = f"{name} ({n_params:.1f} M parameters), {args.clips} clips of 2.93 s"
         table(title, "clips", "ms/clip", rows)
@@ -171,7 +173,7 @@ def main() -> None:
         for batch in args.batches:
             emb = ResNetEmbedder(model, batch_size=batch, cache_dir=False)
             emb.transform(patches[:1, :2])  # warm-up
-            seconds, mem = measure(lambda emb=emb: emb.transform(patches), repeat=args.repeat)
+            seconds, mem = measure(partial(emb.transform, patches), repeat=args.repeat)
             images = args.images_clips * frames
             rows.append((batch, args.images_clips / seconds, images / seconds, mem))
         table(
