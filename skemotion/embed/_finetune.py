@@ -365,6 +365,8 @@ class FineTunedTIMNetClassifier(TIMNetClassifier):
 
         ``params`` go to the embedder. It holds a module, so it is not saveable with
         :func:`skemotion.save_model`; use :meth:`save_backbone` and a folder for that.
+        A Wav2Vec2 embedder reads the same ``layer`` as the module, except that a
+        learned ``"weighted"`` sum (weights outside the backbone) becomes the last layer.
         """
         from ._resnet import ResNetEmbedder
         from ._wav2vec2 import Wav2Vec2Embedder

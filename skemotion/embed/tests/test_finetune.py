@@ -127,7 +127,9 @@ def test_resnet_fine_tuning_on_patches(resnet_dir):
     clf = FineTunedTIMNetClassifier.from_paper(
         "resnet", module__backbone=resnet_dir, **{**_SMALL, "module__n_scales": 2}
     )
-    assert clf.lr == 2e-4 or _SMALL["lr"] == clf.lr
+    paper = FineTunedTIMNetClassifier.from_paper("resnet", module__backbone=resnet_dir)
+    assert (paper.lr, paper.batch_size, paper.max_epochs) == (2e-4, 8, 60)
+    assert paper.get_params()["module__n_scales"] == 5
     clf.fit(X, y)
     assert clf.module_.kind == "resnet" and clf.predict(X).shape == (8,)
     embedder = clf.to_embedder(cache_dir=False)

@@ -199,3 +199,11 @@ def test_input_errors(wav2vec2_dir):
         emb.fit("clip.wav")
     with pytest.raises(TypeError, match="integer samples"):
         emb.fit(np.zeros((2, 100), dtype=np.int16))
+
+
+def test_pickles_with_a_folder_model(wav2vec2_dir, wav_files):
+    import pickle
+
+    emb = Wav2Vec2Embedder(str(wav2vec2_dir), cache_dir=False).fit(wav_files[1])
+    copy = pickle.loads(pickle.dumps(emb))
+    np.testing.assert_array_equal(copy.transform(wav_files[1]), emb.transform(wav_files[1]))
