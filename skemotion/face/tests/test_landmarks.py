@@ -29,7 +29,7 @@ def _face() -> np.ndarray:
     return cv2.resize(photo[20:260, 110:340], None, fx=1.2, fy=1.2)  # head, ~105 px face
 
 
-def _write(path: Path, *, blank: set[int] = frozenset(), no_face: bool = False) -> Path:
+def _write(path: Path, *, blank: frozenset[int] = frozenset(), no_face: bool = False) -> Path:
     """A 640x360 clip at 30 fps; the face drifts; frames in ``blank`` have no face."""
     face = _face()
     h, w = face.shape[:2]
@@ -55,7 +55,7 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root.mkdir()
     return {
         "neutral": _write(root / "02-01-01-01-01-01-05.mp4"),
-        "happy": _write(root / "02-01-03-02-01-02-05.mp4", blank={20, 21, 22}),
+        "happy": _write(root / "02-01-03-02-01-02-05.mp4", blank=frozenset({20, 21, 22})),
         "faceless": _write(root / "02-01-05-01-01-01-05.mp4", no_face=True),
     }
 
