@@ -4,8 +4,9 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.skemotion-installed
 TORCH_VERSION ?= 2.13.0
-# pip's own search (local wheel caches via --find-links / pip.conf) first; the PyTorch CPU index
-# only when no CPU wheel is at hand, so an unpinned CUDA build (several GB) is never pulled.
+# The CPU build, named by its local version "+cpu": pip's own search first (a wheel on the
+# machine via --find-links / pip.conf, its dependencies from PyPI), the PyTorch CPU index only
+# when no such wheel is at hand, so the CUDA build (several GB) is never pulled.
 TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
 
 .PHONY: install evaluate test lint docs bench ravdess clean
@@ -13,8 +14,9 @@ TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet --no-index "torch==$(TORCH_VERSION)" \
-		|| $(PY) -m pip install --quiet "torch==$(TORCH_VERSION)" --index-url $(TORCH_CPU_INDEX)
+	$(PY) -m pip install --quiet "torch==$(TORCH_VERSION)+cpu" \
+		|| $(PY) -m pip install --quiet "torch==$(TORCH_VERSION)+cpu" \
+			--index-url $(TORCH_CPU_INDEX) --extra-index-url https://pypi.org/simple
 	$(PY) -m pip install --quiet -e ".[test,video,face,embed,lint,docs]"
 	touch $(STAMP)
 

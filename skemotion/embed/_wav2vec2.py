@@ -8,13 +8,11 @@ from typing import Any
 
 import numpy as np
 import torch
-from scipy.sparse import issparse
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
-from sklearn.utils.validation import validate_data
 
 from ..audio import PAD_MODES, center_crop, load_audio
-from ..audio._logmel import _as_paths, _as_waveform_list
+from ..audio._clips import _AudioClipInput
 from ._cache import (
     array_digest,
     check_device,
@@ -89,7 +87,7 @@ def wav2vec2_input(
     return np.asarray(y, dtype=np.float32)
 
 
-class _AudioClips(TransformerMixin, BaseEstimator):
+class _AudioClips(_AudioClipInput, TransformerMixin, BaseEstimator):
     """Input parsing shared by the Wav2Vec2 transformers (as in LogMelSpectrogram)."""
 
     sr: int
@@ -145,57 +143,6 @@ class _AudioClips(TransformerMixin, BaseEstimator):
             )
         except ValueError as error:
             raise ValueError(f"{where}: {error}") from error
-
-    def _parse(self, X: Any, *, reset: bool) -> tuple[str, Any]:
-        import pandas as pd
-
-        if isinstance(X, str | bytes | os.PathLike):
-            raise TypeError(
-                f"X must be a collection of clips, got the single path {X!r}; wrap it in a list."
-            )
-        if isinstance(X, pd.DataFrame):
-            if self.path_column in X.columns:
-                return "paths", _as_paths(X[self.path_column].tolist(), self.path_column)
-            if not all(pd.api.types.is_numeric_dtype(t) for t in set(X.dtypes)):
-                raise ValueError(
-                    f"DataFrame has no column {self.path_column!r} with file paths "
-                    f"(columns: {list(X.columns)}); set path_column."
-                )
-            return "waves", self._validate_waves(X, reset=reset)
-        if isinstance(X, pd.Series):
-            return "paths", _as_paths(X.tolist(), "the Series")
-        if issparse(X):
-            return "waves", self._validate_waves(X, reset=reset)  # raises: dense only
-        if isinstance(X, list | tuple):
-            items = list(X)
-        elif isinstance(X, np.ndarray) or hasattr(X, "__array__"):
-            arr = np.asarray(X)
-            if arr.ndim != 1 or arr.dtype.kind not in "USO":
-                return "waves", self._validate_waves(X, reset=reset)
-            items = list(arr)
-        else:
-            raise TypeError(
-                "X must be paths (list, array, Series or DataFrame column) or waveforms "
-                f"(2D float array or list of 1D arrays), got {type(X).__name__}."
-            )
-        if not items:
-            raise ValueError("X holds no clips (0 samples); at least 1 is required.")
-        if all(isinstance(item, str | os.PathLike) for item in items):
-            return "paths", _as_paths(items, "X")
-        if any(isinstance(item, str | bytes | os.PathLike) for item in items):
-            raise TypeError("X mixes file paths with other items.")
-        return "waves", _as_waveform_list(items)
-
-    def _validate_waves(self, X: Any, *, reset: bool) -> np.ndarray:
-        kinds = set(getattr(X, "dtypes", [getattr(X, "dtype", None)]))
-        if any(getattr(k, "kind", "") in "iub" for k in kinds if k is not None):
-            raise TypeError(
-                "Waveforms must be floating point in [-1, 1]; got integer samples. "
-                "Scale them first (e.g. X / 32768 for int16 PCM)."
-            )
-        return validate_data(
-            self, X, reset=reset, dtype=[np.float32, np.float64], ensure_min_samples=1
-        )
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
