@@ -138,11 +138,8 @@ _FLOAT32_BATCHING = (
 )
 
 _NEEDS_MEDIA = (
-    "The face transformers read faces from videos, OpenFace CSVs or FaceTrack objects; a "
-    "2D float matrix holds no face and is refused with a TypeError saying what is expected "
-    "(numbers passed as if they were landmarks would give silently wrong features). This "
-    "check feeds such a matrix; the same property is tested on real clips in "
-    "skemotion/face/tests/test_features.py."
+    "Reads faces from videos, OpenFace CSVs or FaceTrack objects; a float matrix holds no "
+    "face and is refused with a TypeError. Tested on real clips in face/tests/test_features.py."
 )
 # Every check below fits or transforms a generated numeric matrix (or its sparse,
 # complex, object, 1D, NaN or empty variants).
