@@ -81,6 +81,11 @@ class ActorCVReport:
         in code order, followed by any other label.
     metadata : dict, default={}
         Free-form, JSON-serialisable description of the run (data, settings, versions).
+    y_proba : ndarray of shape (n_samples, n_classes) or None, default=None
+        Out-of-fold posteriors, like ``y_pred`` (each row from the model of the fold that
+        tested it), when the estimator has ``predict_proba``: the input of late fusion.
+    proba_classes : list or None, default=None
+        The class of each column of ``y_proba``.
 
     Attributes
     ----------
@@ -129,6 +134,8 @@ class ActorCVReport:
     score_time: list[float]
     labels: list[Any] | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    y_proba: np.ndarray | None = field(default=None, repr=False)
+    proba_classes: list[Any] | None = None
     fold_accuracy: list[float] = field(init=False)
     mean_accuracy: float = field(init=False)
     std_accuracy: float = field(init=False)
@@ -141,6 +148,17 @@ class ActorCVReport:
         self.y_pred = np.asarray(self.y_pred)
         self.test_fold = np.asarray(self.test_fold, dtype=int)
         check_consistent_length(self.y_true, self.y_pred, self.test_fold)
+        if self.y_proba is not None:
+            self.y_proba = np.asarray(self.y_proba, dtype=float)
+            if self.proba_classes is None:
+                raise ValueError("y_proba needs proba_classes, the class of each column.")
+            self.proba_classes = list(self.proba_classes)
+            expected = (len(self.y_true), len(self.proba_classes))
+            if self.y_proba.shape != expected:
+                raise ValueError(
+                    f"y_proba has shape {self.y_proba.shape}, expected {expected} (one row per "
+                    "clip, one column per entry of proba_classes)."
+                )
         n_folds = len(self.fold_actors)
         if not (len(self.fit_time) == len(self.score_time) == n_folds):
             raise ValueError(
@@ -211,6 +229,14 @@ class ActorCVReport:
             "y_pred": _to_builtin(self.y_pred),
             "test_fold": self.test_fold.tolist(),
             "metadata": self.metadata,
+            **(
+                {}
+                if self.y_proba is None
+                else {
+                    "proba_classes": _to_builtin(self.proba_classes),
+                    "y_proba": self.y_proba.tolist(),
+                }
+            ),
         }
 
     def to_json(self, path: str | Path) -> Path:
@@ -255,6 +281,8 @@ class ActorCVReport:
             score_time=list(data["score_time"]),
             labels=list(data["labels"]),
             metadata=dict(data.get("metadata", {})),
+            y_proba=None if "y_proba" not in data else np.asarray(data["y_proba"], dtype=float),
+            proba_classes=None if "proba_classes" not in data else list(data["proba_classes"]),
         )
 
     @classmethod
@@ -534,14 +562,20 @@ def _check_actor_splits(
 
 def _fit_and_predict(
     estimator: BaseEstimator, X: Any, y: np.ndarray, train: np.ndarray, test: np.ndarray
-) -> tuple[np.ndarray, float, float]:
+) -> tuple[np.ndarray, float, float, tuple[np.ndarray, np.ndarray] | None]:
     model: Any = clone(estimator)
     start = time.perf_counter()
     model.fit(_take(X, train), y[train])
     fit_time = time.perf_counter() - start
     start = time.perf_counter()
-    y_pred = np.asarray(model.predict(_take(X, test)))
-    return y_pred, fit_time, time.perf_counter() - start
+    X_test = _take(X, test)
+    y_pred = np.asarray(model.predict(X_test))
+    score_time = time.perf_counter() - start
+    proba = None
+    if hasattr(model, "predict_proba"):
+        # Out-of-fold posteriors, kept for late fusion; not part of the timed scoring.
+        proba = (np.asarray(model.classes_), np.asarray(model.predict_proba(X_test)))
+    return y_pred, fit_time, score_time, proba
 
 
 def evaluate_actor_cv(
@@ -640,11 +674,13 @@ def evaluate_actor_cv(
         delayed(_fit_and_predict)(estimator, X, y, train, test) for train, test in splits
     )
     fold_preds: list[np.ndarray] = []
+    fold_probas: list[tuple[np.ndarray, np.ndarray] | None] = []
     fit_time: list[float] = []
     score_time: list[float] = []
     progress = tqdm(results, total=len(splits), desc="actor folds", disable=verbose < 1)
-    for fold, (fold_pred, fold_fit, fold_score) in enumerate(progress):
+    for fold, (fold_pred, fold_fit, fold_score, fold_proba) in enumerate(progress):
         fold_preds.append(fold_pred)
+        fold_probas.append(fold_proba)
         fit_time.append(fold_fit)
         score_time.append(fold_score)
         if verbose >= 2:
@@ -657,6 +693,7 @@ def evaluate_actor_cv(
     y_pred[order] = pooled
     test_fold = np.empty(len(y), dtype=int)
     test_fold[order] = np.repeat(np.arange(len(splits)), [len(test) for _, test in splits])
+    y_proba, proba_classes = _pool_probabilities(fold_probas, splits, n_samples=len(y))
     return ActorCVReport(
         y_true=y,
         y_pred=y_pred,
@@ -666,4 +703,32 @@ def evaluate_actor_cv(
         score_time=score_time,
         labels=None if labels is None else list(labels),
         metadata={"cv": repr(cv), "estimator": repr(estimator)},
+        y_proba=y_proba,
+        proba_classes=proba_classes,
     )
+
+
+def _pool_probabilities(
+    fold_probas: list[tuple[np.ndarray, np.ndarray] | None],
+    splits: list[tuple[np.ndarray, np.ndarray]],
+    *,
+    n_samples: int,
+) -> tuple[np.ndarray | None, list[Any] | None]:
+    """Out-of-fold posteriors in row order, one column per class seen by any fold."""
+    if any(item is None for item in fold_probas):
+        return None, None
+    classes = sorted(
+        {c for item in fold_probas if item is not None for c in _to_builtin(item[0])}, key=str
+    )
+    # EMOTIONS order when the classes are RAVDESS emotions, as everywhere else.
+    if set(classes) <= set(EMOTIONS):
+        classes = [e for e in EMOTIONS if e in classes]
+    column = {c: i for i, c in enumerate(classes)}
+    pooled = np.zeros((n_samples, len(classes)))
+    for item, (_, test) in zip(fold_probas, splits, strict=True):
+        assert item is not None
+        fold_classes, proba = item
+        columns = np.array([column[c] for c in _to_builtin(fold_classes)], dtype=np.intp)
+        # A class missing from a fold's training actors gets probability 0 there.
+        pooled[np.ix_(test, columns)] = proba
+    return pooled, classes

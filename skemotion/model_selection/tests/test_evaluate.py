@@ -267,3 +267,26 @@ def test_report_checks_fold_lengths():
             fit_time=[0.0, 1.0],
             score_time=[0.0],
         )
+
+
+def test_out_of_fold_posteriors_are_kept_for_late_fusion():
+    rng = np.random.default_rng(0)
+    labels = np.array(["happy", "sad", "angry"])
+    y = np.tile(labels, 40)
+    X = rng.normal(size=(len(y), 4)) + (y[:, None] == labels[None, :1]) * 2.0
+    groups = np.repeat(np.arange(1, 11), 12)
+    report = evaluate_actor_cv(LogisticRegression(), X, y, groups, cv=5)
+    assert report.proba_classes == ["happy", "sad", "angry"]  # EMOTIONS order
+    assert report.y_proba is not None and report.y_proba.shape == (len(y), 3)
+    np.testing.assert_allclose(report.y_proba.sum(axis=1), 1.0)
+    best = np.asarray(report.proba_classes)[report.y_proba.argmax(axis=1)]
+    np.testing.assert_array_equal(best, report.y_pred)
+    # each row comes from the model of its own test fold
+    for train, test in GroupKFold(5).split(X, y, groups):
+        model = LogisticRegression().fit(X[train], y[train])
+        order = [list(model.classes_).index(c) for c in report.proba_classes]
+        np.testing.assert_allclose(report.y_proba[test], model.predict_proba(X[test])[:, order])
+    again = ActorCVReport.from_dict(json.loads(json.dumps(report.to_dict())))
+    assert again.y_proba is not None
+    np.testing.assert_allclose(again.y_proba, report.y_proba)
+    assert again.proba_classes == report.proba_classes
