@@ -84,9 +84,12 @@ class _FaceTransformer(  # type: ignore[call-arg]
             NaN rows only for clips the landmark stage gave up on under
             ``on_error="warn"``.
         """
+        import pandas as pd
+
         self._validate_params()
         clips, tracks = self._tracks(X)
-        rows = self._compute(clips, tracks)
+        table = X if isinstance(X, pd.DataFrame) else None
+        rows = self._compute(clips, tracks, table)
         return np.stack(rows).astype(np.float32, copy=False)
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
@@ -111,7 +114,9 @@ class _FaceTransformer(  # type: ignore[call-arg]
         return tags
 
     # -- to implement ----------------------------------------------------------------
-    def _compute(self, clips: list[Any], tracks: list[FaceTrack | None]) -> list[np.ndarray]:
+    def _compute(
+        self, clips: list[Any], tracks: list[FaceTrack | None], table: Any
+    ) -> list[np.ndarray]:
         raise NotImplementedError
 
     def _feature_names(self) -> list[str]:
@@ -222,9 +227,11 @@ class _CalibratedDistances(_FaceTransformer):
         )
 
     # -- shared ------------------------------------------------------------------------
-    def _compute(self, clips: list[Any], tracks: list[FaceTrack | None]) -> list[np.ndarray]:
+    def _compute(
+        self, clips: list[Any], tracks: list[FaceTrack | None], table: Any
+    ) -> list[np.ndarray]:
         references = (
-            self._references(clips, tracks)
+            self._references(clips, tracks, table)
             if self.normalization == "neutral_reference"
             else [None] * len(tracks)
         )
@@ -261,10 +268,9 @@ class _CalibratedDistances(_FaceTransformer):
             ) from error
 
     def _references(
-        self, clips: list[Any], tracks: list[FaceTrack | None]
+        self, clips: list[Any], tracks: list[FaceTrack | None], table: Any
     ) -> list[np.ndarray | None]:
         """One reference feature vector per clip (None where its track is missing)."""
-        frame = getattr(self, "_frame", None)
         supplied = dict(self.references or {})
         needed: dict[str, None] = {}
         plan: list[tuple[str, Any]] = []
@@ -272,7 +278,7 @@ class _CalibratedDistances(_FaceTransformer):
             if track is None:
                 plan.append(("none", None))
                 continue
-            subject = self._subject(clip, position, frame) if supplied else None
+            subject = self._subject(clip, position, table) if supplied else None
             if subject in supplied:
                 value = supplied[subject]
                 if isinstance(value, FaceTrack):
@@ -283,9 +289,7 @@ class _CalibratedDistances(_FaceTransformer):
                 else:
                     plan.append(("array", np.asarray(value, dtype=np.float64)))
                 continue
-            source = clip if isinstance(clip, str) else track.source
-            if isinstance(clip, FaceTrack):
-                source = clip.source
+            source = clip.source if isinstance(clip, FaceTrack) else clip
             reference = ravdess_neutral_reference(source)
             if not reference.is_file():
                 raise FileNotFoundError(
@@ -316,16 +320,6 @@ class _CalibratedDistances(_FaceTransformer):
                     vectors[key] = self._distances(track)[most_neutral_frame(track)]
                 out.append(vectors[key])
         return out
-
-    def transform(self, X: Any) -> np.ndarray:
-        import pandas as pd
-
-        # The subject column is read from the DataFrame the clips came in.
-        self._frame = X if isinstance(X, pd.DataFrame) else None
-        try:
-            return super().transform(X)
-        finally:
-            del self._frame
 
 
 class KeyPointDistances(_CalibratedDistances):
@@ -491,14 +485,16 @@ class EyeKeyPointDistances(_CalibratedDistances):
         openface = self._extractor().backend == "openface"
         return OPENFACE_EYE_FEATURE_DIM if openface else DLIB_EYE_FEATURE_DIM
 
-    def _compute(self, clips: list[Any], tracks: list[FaceTrack | None]) -> list[np.ndarray]:
+    def _compute(
+        self, clips: list[Any], tracks: list[FaceTrack | None], table: Any
+    ) -> list[np.ndarray]:
         kinds = {t.eye_landmarks_2d is not None for t in tracks if t is not None}
         if len(kinds) > 1:
             raise ValueError(
                 "EyeKeyPointDistances got tracks with and without OpenFace eye landmarks: "
                 "their features have different dimensions (179 and 75)"
             )
-        return super()._compute(clips, tracks)
+        return super()._compute(clips, tracks, table)
 
     def _feature_names(self) -> list[str]:
         brow_first, brow_second = np.triu_indices(len(EYE_BROW_INDICES), k=1)
@@ -550,7 +546,9 @@ class ActionUnits(_FaceTransformer):
     def _extractor(self) -> FaceLandmarks:
         return FaceLandmarks("openface") if self.landmarks is None else self.landmarks
 
-    def _compute(self, clips: list[Any], tracks: list[FaceTrack | None]) -> list[np.ndarray]:
+    def _compute(
+        self, clips: list[Any], tracks: list[FaceTrack | None], table: Any
+    ) -> list[np.ndarray]:
         rows = []
         n_frames = next((t.n_frames for t in tracks if t is not None), self._extractor().n_frames)
         n_intensities = len(AU_INTENSITY_NAMES)
@@ -595,7 +593,9 @@ class HeadPose(_FaceTransformer):
         self.landmarks = landmarks
         self.path_column = path_column
 
-    def _compute(self, clips: list[Any], tracks: list[FaceTrack | None]) -> list[np.ndarray]:
+    def _compute(
+        self, clips: list[Any], tracks: list[FaceTrack | None], table: Any
+    ) -> list[np.ndarray]:
         n_frames = next((t.n_frames for t in tracks if t is not None), self._extractor().n_frames)
         return [
             _nan_rows(n_frames, len(HEAD_POSE_NAMES))

@@ -212,5 +212,7 @@ class FaceRegions(_FaceTransformer):
                 )
         return names
 
-    def _compute(self, clips: list[Any], tracks: list[FaceTrack | None]) -> list[np.ndarray]:
+    def _compute(
+        self, clips: list[Any], tracks: list[FaceTrack | None], table: Any
+    ) -> list[np.ndarray]:
         raise NotImplementedError  # transform is overridden
