@@ -14,6 +14,31 @@ from ..preprocessing import TemporalStandardScaler
 __all__ = ["make_face_pipeline", "make_speech_pipeline"]
 
 
+def _timnet(
+    *,
+    max_epochs: int,
+    lr: float,
+    batch_size: int,
+    n_scales: int,
+    filters: int,
+    n_layers: int,
+    random_state: int | None,
+    verbose: int,
+    **classifier_params: Any,
+) -> TIMNetClassifier:
+    return TIMNetClassifier(
+        max_epochs=max_epochs,
+        lr=lr,
+        batch_size=batch_size,
+        random_state=random_state,
+        verbose=verbose,
+        module__n_scales=n_scales,
+        module__filters=filters,
+        module__n_layers=n_layers,
+        **classifier_params,
+    )
+
+
 def make_speech_pipeline(
     *,
     max_epochs: int = 100,
@@ -61,15 +86,15 @@ def make_speech_pipeline(
     >>> [name for name, _ in pipe.steps]
     ['lms', 'scaler', 'timnet']
     """
-    classifier = TIMNetClassifier(
+    classifier = _timnet(
         max_epochs=max_epochs,
         lr=lr,
         batch_size=batch_size,
+        n_scales=n_scales,
+        filters=filters,
+        n_layers=n_layers,
         random_state=random_state,
         verbose=verbose,
-        module__n_scales=n_scales,
-        module__filters=filters,
-        module__n_layers=n_layers,
         **classifier_params,
     )
     return Pipeline(
@@ -133,15 +158,15 @@ def make_face_pipeline(
     >>> [name for name, _ in pipe.steps]
     ['kpd', 'scaler', 'timnet']
     """
-    classifier = TIMNetClassifier(
+    classifier = _timnet(
         max_epochs=max_epochs,
         lr=lr,
         batch_size=batch_size,
+        n_scales=n_scales,
+        filters=filters,
+        n_layers=n_layers,
         random_state=random_state,
         verbose=verbose,
-        module__n_scales=n_scales,
-        module__filters=filters,
-        module__n_layers=n_layers,
         **classifier_params,
     )
     features = KeyPointDistances(landmarks, normalization=normalization, path_column=path_column)
