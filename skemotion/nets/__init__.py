@@ -3,10 +3,13 @@
 from ._callbacks import GroupedValidSplit, RestoreBestCheckpoint
 from ._classifier import PAPER_HYPERPARAMETERS, TIMNetBinaryClassifier, TIMNetClassifier
 from ._functional import causal_conv_bn_relu, causal_conv_bn_relu_reference
+from ._fusion import FusionClassifier, FusionTIMNet
 from ._timnet import TemporalAwareBlock, TIMNet
 
 __all__ = [
     "PAPER_HYPERPARAMETERS",
+    "FusionClassifier",
+    "FusionTIMNet",
     "GroupedValidSplit",
     "RestoreBestCheckpoint",
     "TIMNet",

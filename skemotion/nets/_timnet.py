@@ -145,8 +145,9 @@ class TIMNet(nn.Module):
     ----------
     n_features : int
         Features per frame (24 for the paper's log-mel, 780 for key-point distances).
-    n_classes : int
-        Output logits.
+    n_classes : int or None
+        Output logits; None builds the backbone without a head, whose ``forward`` then
+        returns the fused ``(batch, filters)`` vector (one branch of a fusion model).
     filters : int, default=64
         Channels of every convolution (the paper: 64, or 32 for eyes ResNet).
     n_scales : int, default=7
@@ -181,7 +182,7 @@ class TIMNet(nn.Module):
     def __init__(
         self,
         n_features: int = 24,
-        n_classes: int = 8,
+        n_classes: int | None = 8,
         *,
         filters: int = 64,
         n_scales: int = 7,
@@ -228,7 +229,7 @@ class TIMNet(nn.Module):
         self.backward_blocks = chain()
         # Keras' 'uniform' initializer of the reference WeightLayer: U(-0.05, 0.05).
         self.scale_weights = nn.Parameter(torch.empty(n_scales).uniform_(-0.05, 0.05))
-        self.head = nn.Linear(filters, n_classes)
+        self.head = None if n_classes is None else nn.Linear(filters, n_classes)
 
     def embed(self, x: Tensor) -> Tensor:
         """Fused representation ``(batch, filters)`` before the classification head."""
@@ -250,5 +251,9 @@ class TIMNet(nn.Module):
         return by_scale @ self.scale_weights
 
     def forward(self, x: Tensor) -> Tensor:
-        """Class logits ``(batch, n_classes)`` for input ``(batch, time, n_features)``."""
-        return self.head(self.embed(x))
+        """Class logits ``(batch, n_classes)`` for input ``(batch, time, n_features)``.
+
+        Without a head (``n_classes=None``): the fused vector ``(batch, filters)``.
+        """
+        fused = self.embed(x)
+        return fused if self.head is None else self.head(fused)
