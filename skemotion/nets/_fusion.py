@@ -256,7 +256,7 @@ class FusionClassifier(TIMNetClassifier):
         self.module_ = self.initialized_instance(self.module, kwargs)
         return self
 
-    def _validate_X(self, X: Any, *, reset: bool) -> SliceDict:  # type: ignore[override]
+    def _validate_X(self, X: Any, *, reset: bool) -> SliceDict:
         if sparse.issparse(X):
             raise TypeError(f"{type(self).__name__} does not take sparse input.")
         named = dict(X) if isinstance(X, Mapping) else {SINGLE_MODALITY: X}
