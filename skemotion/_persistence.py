@@ -5,13 +5,17 @@ and tensors: each estimator is stored as the name of its class, its constructor
 parameters and its fitted state. :func:`load_model` reads it with
 ``torch.load(weights_only=True)``, which refuses anything else, and rebuilds estimators
 only from the classes listed in ``_ALLOWED_CLASSES``. A file crafted to run code on
-unpickling is therefore rejected, not executed.
+unpickling is therefore rejected, not executed. A SHA-256 digest of the encoded model is
+stored beside it and checked on load, so accidental corruption or an edit that does not
+also recompute the digest is refused rather than loaded as a different model.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -270,6 +274,64 @@ def _restore_net(net: Any, state: dict[str, Any], spec: dict[str, Any]) -> None:
     net.history_ = History(_decode(spec.get("history", []), {}))
 
 
+# -- integrity --------------------------------------------------------------------------
+
+
+def _digest(value: Any) -> str:
+    """SHA-256 of an encoded model: its structure, scalars and tensor bytes.
+
+    torch's zip reader does not check the CRCs of the archive, so a flipped bit in the
+    weights would load as a silently different model; this digest, stored beside the
+    model, is checked on load.
+    """
+    digest = hashlib.sha256()
+    _feed(digest, value)
+    return digest.hexdigest()
+
+
+def _feed(digest: Any, value: Any) -> None:
+    if isinstance(value, torch.Tensor):
+        tensor = value.detach().cpu().contiguous()
+        digest.update(f"T{tensor.dtype}{tuple(tensor.shape)}|".encode())
+        if tensor.numel():
+            digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
+    elif isinstance(value, dict):
+        digest.update(f"D{len(value)}|".encode())
+        for key in sorted(value, key=repr):
+            _feed(digest, key)
+            _feed(digest, value[key])
+    elif isinstance(value, list | tuple):
+        digest.update(f"L{len(value)}|".encode())
+        for item in value:
+            _feed(digest, item)
+    else:
+        # type name too, so that 1, 1.0, True and "1" differ.
+        digest.update(f"S{type(value).__name__}:{value!r}|".encode())
+
+
+def _check_finite_weights(spec: Any, path: Path) -> None:
+    if isinstance(spec, dict):
+        for key, value in spec.items():
+            if key == "module_state" and isinstance(value, dict):
+                bad = [
+                    name
+                    for name, tensor in value.items()
+                    if isinstance(tensor, torch.Tensor)
+                    and tensor.is_floating_point()
+                    and not bool(torch.isfinite(tensor).all())
+                ]
+                if bad:
+                    raise NotASkemotionModelError(
+                        f"{path}: damaged skemotion model, NaN or infinite weights in "
+                        f"{', '.join(bad[:3])} (retrain or restore the file from a copy)"
+                    )
+            else:
+                _check_finite_weights(value, path)
+    elif isinstance(spec, list):
+        for item in spec:
+            _check_finite_weights(item, path)
+
+
 # -- public API -------------------------------------------------------------------------
 
 
@@ -303,11 +365,13 @@ def save_model(model: Any, path: str | os.PathLike[str]) -> Path:
     TemporalStandardScaler()
     """
     path = Path(path)
+    encoded = _encode_estimator(model)
     payload = {
         "format": _FORMAT,
         "format_version": _FORMAT_VERSION,
         "skemotion_version": __version__,
-        "model": _encode_estimator(model),
+        "model": encoded,
+        "sha256": _digest(encoded),
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -327,7 +391,10 @@ def load_model(path: str | os.PathLike[str]) -> Any:
     The file is read with ``torch.load(weights_only=True)``: no pickled code is executed,
     whatever the file contains. Files that are not skemotion models (other archives,
     pickles, corrupt or truncated files) raise :class:`NotASkemotionModelError` naming
-    the file.
+    the file. So do files whose content no longer matches the SHA-256 digest
+    :func:`save_model` stored with it (a flipped bit, an edited weight), and files with
+    NaN or infinite weights. A file saved before digests were written loads with a
+    warning.
 
     Parameters
     ----------
@@ -358,11 +425,29 @@ def load_model(path: str | os.PathLike[str]) -> Any:
             f"{path} uses skemotion model format {payload.get('format_version')!r}; this "
             f"version of skemotion reads format {_FORMAT_VERSION}."
         )
+    if "model" not in payload:
+        raise NotASkemotionModelError(f"{path}: damaged skemotion model, it holds no model.")
+    stored = payload.get("sha256")
+    if stored is None:
+        # Files from before the digest was added: loadable, but nothing vouches for them.
+        warnings.warn(
+            f"{path}: skemotion model without an integrity digest (saved by an older "
+            "skemotion); it cannot be checked for corruption. Save it again to add one.",
+            UserWarning,
+            stacklevel=2,
+        )
+    elif stored != _digest(payload["model"]):
+        raise NotASkemotionModelError(
+            f"{path}: damaged or modified skemotion model, its content does not match the "
+            "digest written with it (restore the file from a copy or save the model again)"
+        )
+    _check_finite_weights(payload["model"], path)
     try:
         return _decode_estimator(payload["model"], _allowed_classes())
     except NotASkemotionModelError as error:
         raise NotASkemotionModelError(f"{path}: {error}") from error
-    except (KeyError, TypeError, ValueError) as error:
+    # RuntimeError: load_state_dict on weights whose names or shapes do not fit the net.
+    except (KeyError, TypeError, ValueError, RuntimeError) as error:
         raise NotASkemotionModelError(
             f"{path} is a damaged skemotion model: {type(error).__name__}: {error}"
         ) from error

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -107,9 +108,48 @@ def _read_soundfile(file: Path) -> tuple[np.ndarray, int]:
         data, native_sr = sf.read(file, dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
         raise ValueError(f"Cannot decode audio file '{file}': {exc}") from exc
+    _check_complete(file, n_read=data.shape[0])
     # soundfile is (n_samples, n_channels); the library works channel-first.
     y = data.T
     return (y[0] if y.shape[0] == 1 else y), int(native_sr)
+
+
+# WAV/RIFF header field "data : <declared bytes> (should be <bytes present>)" that libsndfile
+# reports, in its extra_info, for a file cut short after its header was written.
+_SHORT_DATA_CHUNK = re.compile(r"^data\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE)
+# Sizes streaming writers put in the header when the length is not known yet: not a sign
+# of truncation, the data simply runs to the end of the file.
+_UNKNOWN_SIZES = frozenset({0, 0xFFFFFFFF, 0x7FFFFFFF})
+
+
+def _check_complete(file: Path, *, n_read: int) -> None:
+    """Raise if the header of ``file`` announces more audio than the file holds.
+
+    libsndfile silently reads what is there: a wav cut short by an interrupted copy
+    would otherwise become a shorter clip, padded with silence by the centre crop.
+    """
+    try:
+        info = sf.info(file)
+    except (sf.LibsndfileError, RuntimeError, TypeError):  # read already succeeded
+        return
+    match = _SHORT_DATA_CHUNK.search(info.extra_info or "")
+    if match:
+        declared, present = int(match.group(1)), int(match.group(2))
+        if declared not in _UNKNOWN_SIZES and present < declared:
+            raise ValueError(
+                f"{file}: truncated audio file, its header declares {declared} bytes of "
+                f"samples but only {present} are present (copy or download it again)"
+            )
+    if 0 < n_read < info.frames:
+        raise ValueError(
+            f"{file}: truncated audio file, its header declares {info.frames} samples but "
+            f"only {n_read} could be decoded (copy or download it again)"
+        )
+
+
+# Decoders may stop up to a codec frame short of the container's duration (AAC frames are
+# 1024 samples, plus encoder delay): a shortfall beyond this many samples is truncation.
+_AV_SHORTFALL = 4096
 
 
 def _read_av(file: Path) -> tuple[np.ndarray, int]:
@@ -133,6 +173,9 @@ def _read_av(file: Path) -> tuple[np.ndarray, int]:
             raise ValueError(f"Media file '{file}' has an audio stream without a sample rate.")
         # Decoders emit packed or planar ints or floats depending on the codec; convert
         # every frame to planar float32 so that to_ndarray() is (n_channels, n_samples).
+        expected = None
+        if stream.duration and stream.time_base:
+            expected = int(stream.duration * stream.time_base * native_sr)
         resampler = av.AudioResampler(format="fltp", layout=stream.codec_context.layout)
         chunks: list[np.ndarray] = []
         try:
@@ -144,6 +187,13 @@ def _read_av(file: Path) -> tuple[np.ndarray, int]:
     if not chunks:
         return np.zeros(0, dtype=np.float32), int(native_sr)
     y = np.concatenate(chunks, axis=-1).astype(np.float32, copy=False)
+    if expected is not None and y.shape[-1] < expected - _AV_SHORTFALL:
+        # A truncated mp4 whose index (moov) comes first decodes without any error,
+        # only shorter: the index still gives the full duration.
+        raise ValueError(
+            f"{file}: truncated media file, its audio stream should last {expected} "
+            f"samples but only {y.shape[-1]} could be decoded (copy or download it again)"
+        )
     return (y[0] if y.shape[0] == 1 else y), int(native_sr)
 
 
