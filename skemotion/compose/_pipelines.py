@@ -7,11 +7,27 @@ from typing import Any
 from sklearn.pipeline import Pipeline
 
 from ..audio import LogMelSpectrogram
-from ..face import FaceLandmarks, KeyPointDistances
-from ..nets import TIMNetClassifier
+from ..face import ActionUnits, EyeKeyPointDistances, FaceLandmarks, HeadPose, KeyPointDistances
+from ..nets import FusionClassifier, TIMNetClassifier
 from ..preprocessing import TemporalStandardScaler
+from ._union import ModalityUnion
 
-__all__ = ["make_face_pipeline", "make_speech_pipeline"]
+__all__ = [
+    "FUSION_MODALITIES",
+    "make_face_pipeline",
+    "make_fusion_pipeline",
+    "make_speech_pipeline",
+]
+
+FUSION_MODALITIES: dict[str, str] = {
+    "lms": "log-mel spectrogram of the audio (88 x 24)",
+    "kpd": "face key-point distances (88 x 780)",
+    "eyes_kpd": "eye key-point distances and gaze (88 x 179 OpenFace, 88 x 75 dlib)",
+    "au": "OpenFace action units (88 x 35; needs the openface landmark backend)",
+    "head_pose": "head pose: pitch, yaw, roll, Tx, Ty, Tz (88 x 6)",
+}
+"""Modalities :func:`make_fusion_pipeline` builds by name; any other transformer composes
+through :class:`ModalityUnion` directly (Wav2Vec2 and ResNet embedders, for instance)."""
 
 
 def _timnet(
@@ -172,4 +188,147 @@ def make_face_pipeline(
     features = KeyPointDistances(landmarks, normalization=normalization, path_column=path_column)
     return Pipeline(
         [("kpd", features), ("scaler", TemporalStandardScaler()), ("timnet", classifier)]
+    )
+
+
+def _modality_extractor(
+    name: str,
+    *,
+    landmarks: FaceLandmarks | None,
+    n_jobs: int | None,
+    verbose: int,
+    audio_column: str,
+    video_column: str,
+    subject_column: str,
+) -> tuple[str, Any, Any]:
+    face_columns = [video_column, subject_column]
+    if name == "lms":
+        return name, LogMelSpectrogram(n_jobs=n_jobs, verbose=verbose), audio_column
+    if name == "kpd":
+        kpd = KeyPointDistances(landmarks, path_column=video_column, subject_column=subject_column)
+        return name, kpd, face_columns
+    if name == "eyes_kpd":
+        eyes = EyeKeyPointDistances(
+            landmarks, path_column=video_column, subject_column=subject_column
+        )
+        return name, eyes, face_columns
+    if name == "au":
+        return name, ActionUnits(landmarks, path_column=video_column), face_columns
+    if name == "head_pose":
+        return name, HeadPose(landmarks, path_column=video_column), face_columns
+    raise ValueError(
+        f"Unknown modality {name!r}; make_fusion_pipeline builds {sorted(FUSION_MODALITIES)}. "
+        "Compose other transformers with ModalityUnion."
+    )
+
+
+def make_fusion_pipeline(
+    modalities: tuple[str, ...] | list[str] = ("lms", "kpd"),
+    *,
+    landmarks: FaceLandmarks | None = None,
+    max_epochs: int = 100,
+    lr: float = 2e-3,
+    batch_size: int = 64,
+    n_scales: int | dict[str, int] = 7,
+    filters: int | dict[str, int] = 64,
+    n_layers: int = 3,
+    random_state: int | None = None,
+    n_jobs: int | None = None,
+    verbose: int = 0,
+    audio_column: str = "audio_path",
+    video_column: str = "video_path",
+    subject_column: str = "actor",
+    **classifier_params: Any,
+) -> Pipeline:
+    """The paper's multimodal model: per-modality features -> standardisation -> fusion TIM-Net.
+
+    Takes a table of recordings with an audio and a video path per row, as returned by
+    :func:`skemotion.datasets.load_ravdess_audiovisual`. Steps:
+
+    ``"features"``
+        A :class:`ModalityUnion` of the extractors (stateless: nothing is learned, so a
+        cross-validation may extract once and refit only the rest).
+    ``"scaler"``
+        A :class:`ModalityUnion` of one :class:`~skemotion.preprocessing.TemporalStandardScaler`
+        per modality, fitted on the training clips.
+    ``"fusion"``
+        :class:`~skemotion.nets.FusionClassifier`: one TIM-Net per modality, concatenated
+        vectors, a 3-layer MLP. Defaults are Table 3's "LMS + ..." settings (lr 2e-3,
+        batch 64, 100 epochs, 7 scales, 64 filters).
+
+    Grid searches address ``features__kpd__normalization``, ``features__kpd`` (set it to
+    ``"drop"`` together with ``scaler__kpd`` to remove the modality),
+    ``fusion__module__filters``, ``fusion__lr``...
+
+    Parameters
+    ----------
+    modalities : sequence of str, default=("lms", "kpd")
+        Names from :data:`FUSION_MODALITIES`; they key the feature dict and the network's
+        branches. One name gives a single-modality model with the same head.
+    landmarks : FaceLandmarks or None
+        Landmark stage shared by the face modalities; None is ``FaceLandmarks()``
+        (embedded dlib), except for ``"au"``, which needs ``FaceLandmarks("openface")``.
+    max_epochs, lr, batch_size : training settings of the classifier.
+    n_scales, filters : int or {modality: int}
+        Per-branch TIM-Net shape (``module__`` parameters).
+    n_layers : int
+        Convolution layers per temporal-aware block.
+    random_state : int or None
+        Seed of the network.
+    n_jobs : int or None
+        Parallel extraction over clips (log-mel) and modalities.
+    verbose : int
+        Progress of the extraction and skorch's per-epoch table.
+    audio_column, video_column, subject_column : str
+        Columns of the recording table: audio file, video file, actor.
+    **classifier_params
+        Any further :class:`~skemotion.nets.FusionClassifier` parameter.
+
+    Returns
+    -------
+    sklearn.pipeline.Pipeline
+
+    Examples
+    --------
+    >>> pipe = make_fusion_pipeline(("lms", "kpd"), max_epochs=10, random_state=0)
+    >>> [name for name, _ in pipe.steps]
+    ['features', 'scaler', 'fusion']
+    >>> pipe.get_params()["fusion__lr"]
+    0.002
+    """
+    names = list(modalities)
+    if not names:
+        raise ValueError("make_fusion_pipeline needs at least one modality.")
+    if len(set(names)) != len(names):
+        raise ValueError(f"Modalities repeat: {names}.")
+    extractors = [
+        _modality_extractor(
+            name,
+            landmarks=landmarks,
+            n_jobs=n_jobs,
+            verbose=verbose,
+            audio_column=audio_column,
+            video_column=video_column,
+            subject_column=subject_column,
+        )
+        for name in names
+    ]
+    scalers = [(name, TemporalStandardScaler(), name) for name in names]
+    classifier = FusionClassifier(
+        max_epochs=max_epochs,
+        lr=lr,
+        batch_size=batch_size,
+        random_state=random_state,
+        verbose=verbose,
+        module__n_scales=n_scales,
+        module__filters=filters,
+        module__n_layers=n_layers,
+        **classifier_params,
+    )
+    return Pipeline(
+        [
+            ("features", ModalityUnion(extractors, n_jobs=n_jobs)),
+            ("scaler", ModalityUnion(scalers)),
+            ("fusion", classifier),
+        ]
     )

@@ -1,5 +1,6 @@
 """RAVDESS file names, the corpus loader and a synthetic RAVDESS-like corpus."""
 
+from ._audiovisual import AUDIOVISUAL_COLUMNS, load_ravdess_audiovisual
 from ._face_video import synthesize_face_video
 from ._profiles import EMOTION_PROFILES, STRONG_INTENSITY_GAIN, EmotionProfile, emotion_profile
 from ._ravdess import (
@@ -16,6 +17,7 @@ from ._ravdess import (
 from ._synthetic import make_ravdess_like, ravdess_design, synthesize_speech
 
 __all__ = [
+    "AUDIOVISUAL_COLUMNS",
     "EMOTION_PROFILES",
     "FRAME_COLUMNS",
     "INTENSITIES",
@@ -28,6 +30,7 @@ __all__ = [
     "RavdessName",
     "emotion_profile",
     "load_ravdess",
+    "load_ravdess_audiovisual",
     "make_ravdess_like",
     "parse_ravdess_name",
     "ravdess_design",
