@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +57,13 @@ def read_entry(path: Path) -> np.ndarray | None:
     try:
         with np.load(path, allow_pickle=False) as arrays:
             return np.asarray(arrays["embedding"], dtype=np.float32)
-    except (OSError, ValueError, KeyError):
+    except Exception as error:  # BadZipFile, EOFError, KeyError...: all mean "rebuild"
+        warnings.warn(
+            f"{path}: damaged embedding cache entry ({type(error).__name__}: {error}); "
+            "computing the embedding again and replacing it",
+            UserWarning,
+            stacklevel=2,
+        )
         return None
 
 

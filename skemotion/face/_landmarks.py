@@ -327,20 +327,38 @@ def _extract_cached(
             )
             name = hashlib.sha256(key.encode()).hexdigest()[:32]
             entry = cache / f"{Path(source).stem}-{name}.npz"
-            if entry.is_file():
-                try:
-                    with np.load(entry, allow_pickle=False) as arrays:
-                        track = FaceTrack.from_arrays(arrays)
-                    # The cache is keyed by content; the same file may have moved.
-                    return _with_source(track, source)
-                except (OSError, ValueError, KeyError):
-                    pass  # a damaged entry is rebuilt below
+            track = _read_cached_track(entry)
+            if track is not None:
+                # The cache is keyed by content; the same file may have moved.
+                return _with_source(track, source)
         track = _extract(source, settings)
         if entry is not None:
             _atomic_savez(entry, track.to_arrays())
         return track
     except Exception as error:  # returned, so the parent applies on_error with the file name
         return error
+
+
+def _read_cached_track(entry: Path) -> FaceTrack | None:
+    """The track cached in ``entry``; None (a miss) when absent or unreadable.
+
+    Entries are written atomically, so a damaged one comes from outside (a full disk
+    before this version, a copy cut short, a hand edit): it is never trusted, only
+    reported and rebuilt.
+    """
+    if not entry.is_file():
+        return None
+    try:
+        with np.load(entry, allow_pickle=False) as arrays:
+            return FaceTrack.from_arrays(arrays)
+    except Exception as error:  # BadZipFile, EOFError, KeyError...: all mean "rebuild"
+        warnings.warn(
+            f"{entry}: damaged landmark cache entry ({type(error).__name__}: {error}); "
+            "extracting the clip again and replacing it",
+            UserWarning,
+            stacklevel=2,
+        )
+        return None
 
 
 def _extract(source: str, settings: dict[str, Any]) -> FaceTrack:
@@ -359,12 +377,22 @@ def _with_source(track: FaceTrack, source: str) -> FaceTrack:
 
 
 def _atomic_savez(path: Path, arrays: dict[str, Any]) -> None:
+    """Write ``arrays`` to ``path`` so that ``path`` is either absent or complete.
+
+    The data go to a hidden temporary file in the same folder, are flushed to disk, and
+    the file is renamed over ``path`` (atomic on POSIX and Windows). A process killed
+    mid-write leaves at most a ``.<name>.<random>.tmp`` file, which is never looked up:
+    entries are opened by their exact ``*.npz`` name only.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    # A reader in another process never sees a half-written entry.
-    handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp.npz")
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(handle, "wb") as stream:
             np.savez(stream, **arrays)
+            stream.flush()
+            # Without it a power cut after the rename can leave a complete name
+            # pointing at empty blocks.
+            os.fsync(stream.fileno())
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
