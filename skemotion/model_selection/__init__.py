@@ -1,12 +1,30 @@
 """Actor-grouped cross-validation for speaker-independent evaluation."""
 
+from ._evaluate import ActorCVReport, evaluate_actor_cv
+from ._reproduce import (
+    PAPER_TABLE1,
+    PAPER_TABLE2,
+    TABLE1_FEATURES,
+    TABLE2_COLUMNS,
+    TABLE2_ROWS,
+    ReproduceSettings,
+    reproduce_table1,
+    reproduce_table2,
+)
 from ._split import PAPER_ACTOR_FOLDS, RavdessActorFolds, check_no_group_overlap
 
 __all__ = [
     "PAPER_ACTOR_FOLDS",
+    "PAPER_TABLE1",
+    "PAPER_TABLE2",
+    "TABLE1_FEATURES",
+    "TABLE2_COLUMNS",
+    "TABLE2_ROWS",
+    "ActorCVReport",
     "RavdessActorFolds",
+    "ReproduceSettings",
     "check_no_group_overlap",
+    "evaluate_actor_cv",
+    "reproduce_table1",
+    "reproduce_table2",
 ]
-from ._evaluate import ActorCVReport, evaluate_actor_cv
-
-__all__ += ["ActorCVReport", "evaluate_actor_cv"]

@@ -1,0 +1,673 @@
+"""The paper's Table 1 (binary, per emotion) and Table 2 (multimodal) as resumable runs."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import f1_score
+from sklearn.model_selection import GroupKFold
+from sklearn.pipeline import Pipeline
+
+from .. import EMOTIONS
+from ._evaluate import ActorCVReport, evaluate_actor_cv
+from ._split import PAPER_ACTOR_FOLDS, RavdessActorFolds
+
+__all__ = [
+    "PAPER_TABLE1",
+    "PAPER_TABLE2",
+    "TABLE1_FEATURES",
+    "TABLE2_COLUMNS",
+    "TABLE2_ROWS",
+    "ReproduceSettings",
+    "reproduce_table1",
+    "reproduce_table2",
+]
+
+# -- the paper's numbers ------------------------------------------------------------------
+
+_TABLE1_EMOTION_ORDER = (
+    "angry",
+    "calm",
+    "disgust",
+    "fearful",
+    "happy",
+    "neutral",
+    "sad",
+    "surprised",
+)
+
+PAPER_TABLE1: dict[str, dict[str, float]] = {
+    feature: dict(zip(_TABLE1_EMOTION_ORDER, values, strict=True))
+    for feature, values in {
+        "LMS": (0.83, 0.83, 0.85, 0.76, 0.79, 0.70, 0.68, 0.81),
+        "Wav2Vec2-B": (0.91, 0.88, 0.93, 0.87, 0.85, 0.82, 0.75, 0.88),
+        "Face ResNet": (0.81, 0.82, 0.84, 0.76, 0.90, 0.75, 0.75, 0.70),
+        "Face KPD": (0.78, 0.82, 0.85, 0.73, 0.89, 0.79, 0.76, 0.67),
+        "Face AU": (0.77, 0.78, 0.79, 0.67, 0.87, 0.63, 0.62, 0.63),
+        "Eyes ResNet": (0.68, 0.72, 0.77, 0.75, 0.75, 0.68, 0.69, 0.65),
+        "Eyes KPD": (0.69, 0.69, 0.69, 0.73, 0.73, 0.73, 0.69, 0.59),
+        "Mouth ResNet": (0.80, 0.77, 0.80, 0.67, 0.88, 0.77, 0.63, 0.68),
+        "Head pose": (0.65, 0.65, 0.56, 0.54, 0.55, 0.55, 0.53, 0.53),
+    }.items()
+}
+"""Table 1 of the paper: binary (emotion vs rest) macro-F1 per feature and emotion."""
+
+TABLE2_ROWS: dict[str, tuple[str, ...]] = {
+    "None": (),
+    "Eyes ResNet": ("eyes_resnet",),
+    "Eyes KPD": ("eyes_kpd",),
+    "Mouth ResNet": ("mouth_resnet",),
+    "Eyes + Mouth ResNets": ("eyes_resnet", "mouth_resnet"),
+    "Face ResNet": ("face_resnet",),
+    "Face KPD": ("kpd",),
+    "Face AU": ("au",),
+}
+"""Rows of Table 2: the visual features of each row (``"None"``: speech alone)."""
+
+TABLE2_COLUMNS: dict[str, str | None] = {"None": None, "LMS": "lms", "Wav2Vec2-L": "wav2vec2"}
+"""Columns of Table 2: the speech feature (``"None"``: the visual features alone)."""
+
+PAPER_TABLE2: dict[tuple[str, str], float] = {
+    ("None", "LMS"): 65.60,
+    ("Eyes ResNet", "None"): 53.18,
+    ("Eyes ResNet", "LMS"): 53.18,
+    ("Eyes ResNet", "Wav2Vec2-L"): 82.48,
+    ("Eyes KPD", "None"): 52.35,
+    ("Eyes KPD", "LMS"): 70.30,
+    ("Eyes KPD", "Wav2Vec2-L"): 81.42,
+    ("Mouth ResNet", "None"): 61.58,
+    ("Mouth ResNet", "LMS"): 59.97,
+    ("Mouth ResNet", "Wav2Vec2-L"): 82.04,
+    ("Eyes + Mouth ResNets", "None"): 63.48,
+    ("Eyes + Mouth ResNets", "LMS"): 60.98,
+    ("Eyes + Mouth ResNets", "Wav2Vec2-L"): 83.51,
+    ("Face ResNet", "None"): 71.20,
+    ("Face ResNet", "LMS"): 69.58,
+    ("Face ResNet", "Wav2Vec2-L"): 83.57,
+    ("Face KPD", "None"): 67.13,
+    ("Face KPD", "LMS"): 76.82,
+    ("Face KPD", "Wav2Vec2-L"): 81.63,
+    ("Face AU", "None"): 58.63,
+    ("Face AU", "LMS"): 70.93,
+    ("Face AU", "Wav2Vec2-L"): 81.65,
+}
+"""Table 2 of the paper: 8-class accuracy (%) per visual row and speech column; the
+speech-only LMS figure (65.6) comes from the text. Wav2Vec2-L alone is not reported."""
+
+TABLE1_FEATURES: dict[str, str] = {
+    "LMS": "lms",
+    "Wav2Vec2-B": "wav2vec2",
+    "Face ResNet": "face_resnet",
+    "Face KPD": "kpd",
+    "Face AU": "au",
+    "Eyes ResNet": "eyes_resnet",
+    "Eyes KPD": "eyes_kpd",
+    "Mouth ResNet": "mouth_resnet",
+    "Head pose": "head_pose",
+}
+"""Rows of Table 1 and the feature each uses."""
+
+# Table 3 settings per feature: key into PAPER_HYPERPARAMETERS. Head pose has no row
+# there; it is trained like the other landmark features (KPD).
+_PAPER_FEATURE_KEY = {
+    "lms": "lms",
+    "wav2vec2": "wav2vec2",
+    "face_resnet": "resnet",
+    "eyes_resnet": "resnet",
+    "mouth_resnet": "resnet",
+    "kpd": "kpd",
+    "eyes_kpd": "kpd",
+    "au": "au",
+    "head_pose": "kpd",
+}
+_VISUAL = frozenset(_PAPER_FEATURE_KEY) - {"lms", "wav2vec2"}
+
+
+# -- settings and feature availability ----------------------------------------------------
+
+
+@dataclass
+class ReproduceSettings:
+    """What a reproduction run uses besides the corpus.
+
+    Parameters
+    ----------
+    max_epochs : int or None
+        Epochs of every model; None keeps the paper's Table 3 epochs per feature.
+    small_net : bool
+        16 filters and 3 scales instead of the paper's shapes (smoke runs).
+    openface_dir : path or None
+        Folder of OpenFace 2.x CSVs; enables the AU features and replaces dlib landmarks.
+    wav2vec2 : str or None
+        Hub id or folder of a Wav2Vec2 model; None skips the Wav2Vec2 cells.
+    resnet : str or None
+        Hub id or folder of an image ResNet; None skips the ResNet cells.
+    random_state : int
+        Seed of every network.
+    n_jobs : int or None
+        Parallel feature extraction and folds.
+    verbose : int
+    """
+
+    max_epochs: int | None = None
+    small_net: bool = False
+    openface_dir: str | None = None
+    wav2vec2: str | None = None
+    resnet: str | None = None
+    random_state: int = 0
+    n_jobs: int | None = None
+    verbose: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def fingerprint(self, corpus: pd.DataFrame) -> str:
+        """Hash of everything a cell's result depends on, to reuse only matching cells."""
+        payload = {
+            "settings": {k: v for k, v in self.__dict__.items() if k not in ("n_jobs", "verbose")},
+            "clips": sorted(Path(p).name for p in corpus["audio_path"]),
+        }
+        return hashlib.sha256(
+            json.dumps(payload, sort_keys=True, default=str).encode()
+        ).hexdigest()[:16]
+
+
+def _unavailable(feature: str, settings: ReproduceSettings, has_video: bool) -> str | None:
+    """Why ``feature`` cannot be computed here, or None when it can."""
+    if feature in _VISUAL and not has_video:
+        return "no video files in the corpus"
+    if feature == "au" and settings.openface_dir is None:
+        return "action units need OpenFace CSVs (--openface DIR); dlib gives no AUs"
+    if feature.endswith("resnet"):
+        if settings.resnet is None:
+            return "no pretrained ResNet (--resnet MODEL, a hub id or local folder)"
+        return _load_error(settings.resnet, "resnet")
+    if feature == "wav2vec2":
+        if settings.wav2vec2 is None:
+            return "no pretrained Wav2Vec2 (--wav2vec2 MODEL, a hub id or local folder)"
+        return _load_error(settings.wav2vec2, "wav2vec2")
+    return None
+
+
+def _load_error(model: str, kind: str) -> str | None:
+    from ..embed import load_backbone
+
+    try:
+        load_backbone(model, kind=kind)
+    except Exception as exc:  # offline hub, bad folder: the reason is the message
+        return f"{kind} model {model!r} could not be loaded: {str(exc).splitlines()[0]}"
+    return None
+
+
+def _extractor(feature: str, settings: ReproduceSettings) -> tuple[Any, Any]:
+    """The stateless transformer of ``feature`` and the table column(s) it reads."""
+    from ..audio import LogMelSpectrogram
+    from ..face import (
+        ActionUnits,
+        EyeKeyPointDistances,
+        FaceLandmarks,
+        FaceRegions,
+        HeadPose,
+        KeyPointDistances,
+    )
+
+    backend = "dlib" if settings.openface_dir is None else "openface"
+    landmarks = FaceLandmarks(backend, openface_dir=settings.openface_dir, n_jobs=settings.n_jobs)
+    video = ["video_path", "actor"]
+    if feature == "lms":
+        return LogMelSpectrogram(n_jobs=settings.n_jobs, verbose=settings.verbose), "audio_path"
+    if feature == "wav2vec2":
+        from ..embed import Wav2Vec2Embedder
+
+        return Wav2Vec2Embedder(settings.wav2vec2, path_column="audio_path"), ["audio_path"]
+    if feature == "kpd":
+        return KeyPointDistances(landmarks, path_column="video_path"), video
+    if feature == "eyes_kpd":
+        return EyeKeyPointDistances(landmarks, path_column="video_path"), video
+    if feature == "au":
+        return ActionUnits(landmarks, path_column="video_path"), video
+    if feature == "head_pose":
+        return HeadPose(landmarks, path_column="video_path"), video
+    if feature.endswith("_resnet"):
+        from ..embed import ResNetEmbedder
+
+        region = feature.removesuffix("_resnet")
+        regions = FaceRegions(region, landmarks=landmarks, path_column="video_path")
+        return ResNetEmbedder(settings.resnet, regions=regions, path_column="video_path"), video
+    raise ValueError(f"unknown feature {feature!r}")
+
+
+class _FeatureStore:
+    """Each feature extracted once per run, for every cell that needs it."""
+
+    def __init__(self, corpus: pd.DataFrame, settings: ReproduceSettings) -> None:
+        self.corpus = corpus
+        self.settings = settings
+        self._arrays: dict[str, np.ndarray] = {}
+
+    def __getitem__(self, feature: str) -> np.ndarray:
+        if feature not in self._arrays:
+            if self.settings.verbose:
+                print(f"extracting {feature} for {len(self.corpus)} clips ...", flush=True)
+            transformer, column = _extractor(feature, self.settings)
+            selected = self.corpus[column]
+            self._arrays[feature] = np.asarray(transformer.transform(selected), dtype=np.float32)
+        return self._arrays[feature]
+
+
+# -- models -------------------------------------------------------------------------------
+
+
+def _classifier_params(features: Sequence[str], task: str, settings: ReproduceSettings) -> dict:
+    from ..nets import PAPER_HYPERPARAMETERS
+
+    if len(features) == 1:
+        key = (_PAPER_FEATURE_KEY[features[0]], task)
+    else:
+        speech = "wav2vec2" if "wav2vec2" in features else "lms"
+        key = (f"fusion_{speech}", task)
+    params = dict(PAPER_HYPERPARAMETERS[key])
+    n_scales = params.pop("n_scales")
+    filters: int | dict[str, int] = 64
+    # The paper's two 32-channel runs: multiclass eyes ResNet and LMS + eyes KPD.
+    if task == "multiclass" and (
+        tuple(features) == ("eyes_resnet",) or set(features) == {"lms", "eyes_kpd"}
+    ):
+        filters = 32
+    if settings.small_net:
+        filters, n_scales = 16, 3
+    if settings.max_epochs is not None:
+        params["max_epochs"] = settings.max_epochs
+    params.update(
+        module__n_scales=n_scales,
+        module__filters=filters,
+        random_state=settings.random_state,
+    )
+    return params
+
+
+def _model(features: Sequence[str], task: str, settings: ReproduceSettings) -> Pipeline:
+    from ..compose import ModalityUnion
+    from ..nets import FusionClassifier, TIMNetBinaryClassifier, TIMNetClassifier
+    from ..preprocessing import TemporalStandardScaler
+
+    params = _classifier_params(features, task, settings)
+    if len(features) == 1:
+        cls = TIMNetClassifier if task == "multiclass" else TIMNetBinaryClassifier
+        return Pipeline([("scaler", TemporalStandardScaler()), ("timnet", cls(**params))])
+    scalers = ModalityUnion([(name, TemporalStandardScaler(), name) for name in features])
+    return Pipeline([("scaler", scalers), ("fusion", FusionClassifier(**params))])
+
+
+def _actor_cv(groups: np.ndarray) -> Any:
+    actors = set(np.unique(groups).tolist())
+    if actors == set().union(*PAPER_ACTOR_FOLDS):
+        return RavdessActorFolds()
+    return GroupKFold(n_splits=min(5, len(actors)))
+
+
+# -- the runs -----------------------------------------------------------------------------
+
+
+@dataclass
+class _Cell:
+    row: str
+    column: str
+    features: tuple[str, ...]
+    task: str
+    emotion: str | None = None
+
+    @property
+    def slug(self) -> str:
+        parts = [self.row, self.column] + ([self.emotion] if self.emotion else [])
+        return "__".join(p.lower().replace(" + ", "+").replace(" ", "_") for p in parts)
+
+
+def _run_cells(
+    cells: Sequence[_Cell],
+    *,
+    corpus: pd.DataFrame,
+    settings: ReproduceSettings,
+    output: Path,
+    score: Callable[[ActorCVReport, _Cell], tuple[float, float]],
+    log: Callable[[str], None],
+) -> pd.DataFrame:
+    has_video = bool("video_path" in corpus and corpus["video_path"].notna().all())
+    fingerprint = settings.fingerprint(corpus)
+    store = _FeatureStore(corpus, settings)
+    groups = corpus["actor"].to_numpy()
+    cv = _actor_cv(groups)
+    rows = []
+    for cell in cells:
+        cell_dir = output / "cells" / cell.slug
+        record_path = cell_dir / "cell.json"
+        record: dict[str, Any] | None = None
+        if record_path.exists():
+            stored = json.loads(record_path.read_text())
+            if stored.get("fingerprint") == fingerprint and stored.get("status") == "done":
+                record = stored
+                log(f"{cell.row} x {cell.column}{_emo(cell)}: done earlier, reused")
+        if record is None:
+            reasons = [_unavailable(f, settings, has_video) for f in cell.features]
+            reason = next((r for r in reasons if r), None)
+            if not cell.features:
+                reason = "no feature"
+            if reason is not None:
+                record = {"status": "skipped", "reason": reason}
+                log(f"{cell.row} x {cell.column}{_emo(cell)}: skipped ({reason})")
+            else:
+                record = _fit_cell(cell, store, corpus, groups, cv, settings, score, cell_dir, log)
+                record["fingerprint"] = fingerprint
+                cell_dir.mkdir(parents=True, exist_ok=True)
+                tmp = record_path.with_suffix(".tmp")
+                tmp.write_text(json.dumps(record, indent=2))
+                tmp.replace(record_path)  # a killed run never leaves a half-written record
+        rows.append(
+            {
+                "row": cell.row,
+                "column": cell.column,
+                "emotion": cell.emotion,
+                "features": "+".join(cell.features),
+                "status": record["status"],
+                "mean": record.get("mean"),
+                "std": record.get("std"),
+                "reason": record.get("reason", ""),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _emo(cell: _Cell) -> str:
+    return f" [{cell.emotion}]" if cell.emotion else ""
+
+
+def _fit_cell(
+    cell: _Cell,
+    store: _FeatureStore,
+    corpus: pd.DataFrame,
+    groups: np.ndarray,
+    cv: Any,
+    settings: ReproduceSettings,
+    score: Callable[[ActorCVReport, _Cell], tuple[float, float]],
+    cell_dir: Path,
+    log: Callable[[str], None],
+) -> dict[str, Any]:
+    if len(cell.features) == 1:
+        X: Any = store[cell.features[0]]
+    else:
+        X = {feature: store[feature] for feature in cell.features}
+    y = corpus["emotion"].to_numpy()
+    if cell.emotion is not None:
+        y = np.where(y == cell.emotion, cell.emotion, "rest")
+    model = _model(cell.features, cell.task, settings)
+    report = evaluate_actor_cv(model, X, y, groups, cv=cv, n_jobs=settings.n_jobs)
+    report.metadata.update({"row": cell.row, "column": cell.column, "emotion": cell.emotion})
+    report.save(cell_dir, title=f"{cell.row} x {cell.column}{_emo(cell)}")
+    mean, std = score(report, cell)
+    log(f"{cell.row} x {cell.column}{_emo(cell)}: {mean:.4g} ± {std:.2g}")
+    return {"status": "done", "mean": mean, "std": std, "fit_time": float(sum(report.fit_time))}
+
+
+def _accuracy_percent(report: ActorCVReport, cell: _Cell) -> tuple[float, float]:
+    return 100 * report.mean_accuracy, 100 * float(np.std(report.fold_accuracy))
+
+
+def _binary_macro_f1(report: ActorCVReport, cell: _Cell) -> tuple[float, float]:
+    # Per fold, then averaged: the paper reports the mean over the five evaluation folds.
+    scores = [
+        f1_score(
+            report.y_true[report.test_fold == k],
+            report.y_pred[report.test_fold == k],
+            average="macro",
+        )
+        for k in range(report.n_folds)
+    ]
+    return float(np.mean(scores)), float(np.std(scores))
+
+
+# -- tables: markdown, CSV, JSON, heatmap -------------------------------------------------
+
+
+def _fmt(value: Any, paper: float | None, digits: int) -> str:
+    ours = (
+        "—"
+        if value is None or (isinstance(value, float) and math.isnan(value))
+        else (f"{value:.{digits}f}")
+    )
+    return ours if paper is None else f"{ours} ({paper:.{digits}f})"
+
+
+def _heatmap(
+    values: np.ndarray,
+    *,
+    rows: Sequence[str],
+    columns: Sequence[str],
+    title: str,
+    path: Path,
+    fmt: str,
+) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(1.2 * len(columns) + 3, 0.5 * len(rows) + 1.5))
+    image = ax.imshow(np.ma.masked_invalid(values), cmap="viridis", aspect="auto")
+    ax.set_xticks(range(len(columns)), labels=list(columns), rotation=30, ha="right")
+    ax.set_yticks(range(len(rows)), labels=list(rows))
+    for i in range(len(rows)):
+        for j in range(len(columns)):
+            text = "n/a" if np.isnan(values[i, j]) else format(values[i, j], fmt)
+            ax.text(
+                j,
+                i,
+                text,
+                ha="center",
+                va="center",
+                color="w" if np.isnan(values[i, j]) else "k",
+                fontsize=8,
+                bbox={"facecolor": "white", "alpha": 0.6, "lw": 0},
+            )
+    fig.colorbar(image, ax=ax)
+    ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def _write_outputs(table: pd.DataFrame, markdown: str, output: Path, name: str) -> dict[str, Path]:
+    output.mkdir(parents=True, exist_ok=True)
+    paths = {
+        "csv": output / f"{name}.csv",
+        "json": output / f"{name}.json",
+        "markdown": output / f"{name}.md",
+        "heatmap": output / f"{name}.png",
+    }
+    table.to_csv(paths["csv"], index=False)
+    paths["json"].write_text(table.to_json(orient="records", indent=2))
+    paths["markdown"].write_text(markdown)
+    return paths
+
+
+def reproduce_table2(
+    corpus: pd.DataFrame,
+    output: str | Path,
+    *,
+    settings: ReproduceSettings | None = None,
+    rows: Iterable[str] | None = None,
+    columns: Iterable[str] | None = None,
+    log: Callable[[str], None] = print,
+) -> tuple[pd.DataFrame, str]:
+    """Run the paper's Table 2 grid (8-class accuracy, visual rows x speech columns).
+
+    Every cell is a 5-fold actor cross-validation: one TIM-Net for single-modality cells
+    (Table 3's settings for that feature), a :class:`~skemotion.nets.FusionClassifier`
+    for the others (the "multimodal" settings). Cells whose inputs are unavailable (no
+    video, no OpenFace CSVs for AUs, no pretrained weights) are skipped with the reason.
+    A finished cell's record is written atomically under ``output/cells/``; an interrupted
+    run started again with the same corpus and settings reuses it.
+
+    Parameters
+    ----------
+    corpus : DataFrame
+        One row per recording, columns ``audio_path``, ``video_path`` (may be absent for a
+        speech-only corpus), ``emotion`` and ``actor``, as from
+        :func:`skemotion.datasets.load_ravdess_audiovisual`.
+    output : str or Path
+        Folder for the cells and for ``table2.{md,csv,json,png}``.
+    settings : ReproduceSettings or None
+    rows, columns : iterables of str or None
+        Subsets of :data:`TABLE2_ROWS` and :data:`TABLE2_COLUMNS` (default: all).
+    log : callable
+        Receives one line per cell.
+
+    Returns
+    -------
+    table : DataFrame
+        One row per cell: row, column, features, status, mean and std accuracy (%), reason.
+    markdown : str
+        The grid with the paper's figure in brackets.
+    """
+    settings = settings or ReproduceSettings()
+    output = Path(output)
+    row_names = _check_subset(rows, TABLE2_ROWS, "row")
+    column_names = _check_subset(columns, TABLE2_COLUMNS, "column")
+    cells = []
+    for row in row_names:
+        for column in column_names:
+            speech = TABLE2_COLUMNS[column]
+            features = TABLE2_ROWS[row] + ((speech,) if speech else ())
+            if features:
+                cells.append(_Cell(row, column, features, "multiclass"))
+    table = _run_cells(
+        cells, corpus=corpus, settings=settings, output=output, score=_accuracy_percent, log=log
+    )
+    lookup = {(r.row, r.column): r for r in table.itertuples()}
+    lines = [
+        "| visual \\ speech | " + " | ".join(column_names) + " |",
+        "| --- |" + " ---: |" * len(column_names),
+    ]
+    values = np.full((len(row_names), len(column_names)), np.nan)
+    for i, row in enumerate(row_names):
+        cells_text = []
+        for j, column in enumerate(column_names):
+            record = lookup.get((row, column))
+            mean = None if record is None or record.status != "done" else record.mean
+            if mean is not None:
+                values[i, j] = mean
+            cells_text.append(_fmt(mean, PAPER_TABLE2.get((row, column)), 2) if record else "")
+        lines.append(f"| {row} | " + " | ".join(cells_text) + " |")
+    skipped = table[table["status"] == "skipped"]
+    notes = [f"- {r.row} x {r.column}: skipped, {r.reason}" for r in skipped.itertuples()]
+    markdown = (
+        "8-class accuracy (%), mean over the actor folds; the paper's figure in brackets.\n\n"
+        + "\n".join(lines)
+        + ("\n\n" + "\n".join(notes) if notes else "")
+        + "\n"
+    )
+    paths = _write_outputs(table, markdown, output, "table2")
+    _heatmap(
+        values,
+        rows=row_names,
+        columns=column_names,
+        path=paths["heatmap"],
+        fmt=".1f",
+        title="Table 2 analogue: 8-class accuracy (%)",
+    )
+    return table, markdown
+
+
+def reproduce_table1(
+    corpus: pd.DataFrame,
+    output: str | Path,
+    *,
+    settings: ReproduceSettings | None = None,
+    features: Iterable[str] | None = None,
+    emotions: Iterable[str] | None = None,
+    log: Callable[[str], None] = print,
+) -> tuple[pd.DataFrame, str]:
+    """Run the paper's Table 1: a binary (emotion vs rest) TIM-Net per feature and emotion.
+
+    Each cell trains :class:`~skemotion.nets.TIMNetBinaryClassifier` (weighted binary
+    cross-entropy, Table 3's binary settings) with 5-fold actor cross-validation and
+    reports the macro-F1 averaged over the folds. Skipping and resuming as in
+    :func:`reproduce_table2`.
+
+    Parameters
+    ----------
+    corpus : DataFrame
+        As for :func:`reproduce_table2`.
+    output : str or Path
+        Folder for the cells and ``table1.{md,csv,json,png}``.
+    settings : ReproduceSettings or None
+    features : iterable of str or None
+        Subset of :data:`TABLE1_FEATURES` (default: all).
+    emotions : iterable of str or None
+        Subset of the eight emotions (default: all).
+    log : callable
+
+    Returns
+    -------
+    table : DataFrame
+        One row per cell: row (feature), emotion, status, mean and std macro-F1, reason.
+    markdown : str
+    """
+    settings = settings or ReproduceSettings()
+    output = Path(output)
+    feature_names = _check_subset(features, TABLE1_FEATURES, "feature")
+    emotion_names = _check_subset(emotions, dict.fromkeys(EMOTIONS), "emotion")
+    cells = [
+        _Cell(name, "binary", (TABLE1_FEATURES[name],), "binary", emotion)
+        for name in feature_names
+        for emotion in emotion_names
+    ]
+    table = _run_cells(
+        cells, corpus=corpus, settings=settings, output=output, score=_binary_macro_f1, log=log
+    )
+    lookup = {(r.row, r.emotion): r for r in table.itertuples()}
+    lines = [
+        "| feature | " + " | ".join(emotion_names) + " |",
+        "| --- |" + " ---: |" * len(emotion_names),
+    ]
+    values = np.full((len(feature_names), len(emotion_names)), np.nan)
+    for i, name in enumerate(feature_names):
+        texts = []
+        for j, emotion in enumerate(emotion_names):
+            record = lookup[(name, emotion)]
+            mean = record.mean if record.status == "done" else None
+            if mean is not None:
+                values[i, j] = mean
+            texts.append(_fmt(mean, PAPER_TABLE1[name][emotion], 2))
+        lines.append(f"| {name} | " + " | ".join(texts) + " |")
+    reasons = sorted({(r.row, r.reason) for r in table.itertuples() if r.status == "skipped"})
+    notes = [f"- {row}: skipped, {reason}" for row, reason in reasons]
+    markdown = (
+        "Binary (emotion vs rest) macro-F1, mean over the actor folds; the paper's figure in "
+        "brackets.\n\n" + "\n".join(lines) + ("\n\n" + "\n".join(notes) if notes else "") + "\n"
+    )
+    paths = _write_outputs(table, markdown, output, "table1")
+    _heatmap(
+        values,
+        rows=feature_names,
+        columns=emotion_names,
+        path=paths["heatmap"],
+        fmt=".2f",
+        title="Table 1 analogue: binary macro-F1",
+    )
+    return table, markdown
+
+
+def _check_subset(chosen: Iterable[str] | None, known: Mapping[str, Any], what: str) -> list[str]:
+    if chosen is None:
+        return list(known)
+    names = list(chosen)
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise ValueError(f"unknown Table {what}(s) {unknown}; choose from {list(known)}")
+    return names
