@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import numbers
 import time
@@ -12,10 +13,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from joblib import Parallel, delayed
+from sklearn import get_config
 from sklearn.base import BaseEstimator, clone
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 from sklearn.model_selection import GroupKFold, check_cv
+from sklearn.pipeline import Pipeline
 from sklearn.utils import _safe_indexing
+from sklearn.utils.metadata_routing import get_routing_for_object
 from sklearn.utils.validation import check_consistent_length
 from tqdm.auto import tqdm
 
@@ -560,12 +564,52 @@ def _check_actor_splits(
     return splits
 
 
+def _fit_takes_groups(estimator: Any) -> bool:
+    fit = getattr(estimator, "fit", None)
+    if fit is None:
+        return False
+    try:
+        parameters = inspect.signature(fit).parameters
+    except (TypeError, ValueError):  # builtins and some C extensions have no signature
+        return False
+    return "groups" in parameters
+
+
+def _groups_fit_params(estimator: Any, groups: np.ndarray | None) -> dict[str, Any]:
+    """Keyword arguments that hand ``groups`` (the actors) to ``estimator.fit``, if it takes them.
+
+    An estimator whose ``fit`` has a ``groups`` parameter gets ``groups=...``; a
+    :class:`~sklearn.pipeline.Pipeline` gets ``<last step>__groups=...`` when its final
+    step's ``fit`` has one, or, with scikit-learn's metadata routing enabled (which refuses
+    the ``step__param`` form), ``groups=...`` when one of its steps requested them with
+    ``set_fit_request(groups=True)``. Anything else gets nothing.
+    """
+    if groups is None:
+        return {}
+    if _fit_takes_groups(estimator) and not isinstance(estimator, Pipeline):
+        return {"groups": groups}
+    if isinstance(estimator, Pipeline) and estimator.steps:
+        if get_config()["enable_metadata_routing"]:
+            routing = get_routing_for_object(estimator)
+            return {"groups": groups} if routing.consumes("fit", ["groups"]) else {}
+        name, last = estimator.steps[-1]
+        if last not in (None, "passthrough") and _fit_takes_groups(last):
+            return {f"{name}__groups": groups}
+    return {}
+
+
 def _fit_and_predict(
-    estimator: BaseEstimator, X: Any, y: np.ndarray, train: np.ndarray, test: np.ndarray
+    estimator: BaseEstimator,
+    X: Any,
+    y: np.ndarray,
+    train: np.ndarray,
+    test: np.ndarray,
+    groups: np.ndarray | None = None,
 ) -> tuple[np.ndarray, float, float, tuple[np.ndarray, np.ndarray] | None]:
     model: Any = clone(estimator)
+    fit_params = _groups_fit_params(model, None if groups is None else groups[train])
     start = time.perf_counter()
-    model.fit(_take(X, train), y[train])
+    model.fit(_take(X, train), y[train], **fit_params)
     fit_time = time.perf_counter() - start
     start = time.perf_counter()
     X_test = _take(X, test)
@@ -594,6 +638,18 @@ def evaluate_actor_cv(
     Each fold clones ``estimator``, fits it on the training actors and predicts the test
     actors; the test fold is used for scoring only, never for early stopping or choosing a
     checkpoint. Every split is checked for speaker leakage before anything is fitted.
+
+    The training actors reach the estimator too, so that whatever it splits internally (an
+    inner cross-validation, a validation set) can be split by actor as well: when
+    ``estimator.fit`` has a ``groups`` parameter (:class:`~skemotion.nets.TIMNetClassifier`,
+    :class:`~skemotion.compose.LateFusionClassifier`), each fold calls
+    ``fit(X_train, y_train, groups=groups_train)``; for a
+    :class:`~sklearn.pipeline.Pipeline` whose final step's ``fit`` has one, it passes
+    ``<final step name>__groups=groups_train`` (with metadata routing enabled:
+    ``groups=groups_train``, when a step asked for it with ``set_fit_request(groups=True)``).
+    Other estimators are fitted on ``(X_train, y_train)`` alone. A
+    :class:`~skemotion.nets.TIMNetClassifier` only uses ``groups`` for a
+    :class:`~skemotion.nets.GroupedValidSplit`, so its results do not change.
 
     Parameters
     ----------
@@ -671,7 +727,7 @@ def evaluate_actor_cv(
 
     parallel = Parallel(n_jobs=n_jobs, return_as="generator")
     results = parallel(
-        delayed(_fit_and_predict)(estimator, X, y, train, test) for train, test in splits
+        delayed(_fit_and_predict)(estimator, X, y, train, test, groups) for train, test in splits
     )
     fold_preds: list[np.ndarray] = []
     fold_probas: list[tuple[np.ndarray, np.ndarray] | None] = []

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 import pytest
+import sklearn
 from joblib import parallel_config
-from sklearn.base import BaseEstimator, TransformerMixin, clone
+from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupKFold, GroupShuffleSplit, KFold
 from sklearn.pipeline import make_pipeline
@@ -290,3 +292,66 @@ def test_out_of_fold_posteriors_are_kept_for_late_fusion():
     assert again.y_proba is not None
     np.testing.assert_allclose(again.y_proba, report.y_proba)
     assert again.proba_classes == report.proba_classes
+
+
+class _GroupsSpy(ClassifierMixin, BaseEstimator):
+    """Majority-class classifier that logs the ``groups`` its ``fit`` receives."""
+
+    log: ClassVar[list[Any]] = []
+
+    def fit(self, X, y, groups=None):
+        self.log.append(None if groups is None else np.asarray(groups))
+        self.classes_, counts = np.unique(y, return_counts=True)
+        self.majority_ = self.classes_[counts.argmax()]
+        return self
+
+    def predict(self, X):
+        return np.full(len(X), self.majority_)
+
+
+def _logged_training_actors(estimator, data, **kwargs):
+    X, y, groups = data
+    _GroupsSpy.log.clear()
+    report = evaluate_actor_cv(estimator, X, y, groups, cv=3, **kwargs)
+    expected = [sorted(set(groups.tolist()) - set(actors)) for actors in report.fold_actors]
+    return list(_GroupsSpy.log), expected
+
+
+def test_groups_reach_fit_when_it_takes_them(data):
+    groups = data[2]
+    log, expected = _logged_training_actors(_GroupsSpy(), data)
+    assert len(log) == 3
+    for fold_groups, actors in zip(log, expected, strict=True):
+        assert sorted(np.unique(fold_groups).tolist()) == actors
+    # Row-aligned with the training rows: the fold's rows of each actor, in order.
+    train = np.flatnonzero(np.isin(groups, expected[0]))
+    np.testing.assert_array_equal(log[0], groups[train])
+    # A pipeline gets them for its final step, as <name>__groups.
+    log, expected = _logged_training_actors(make_pipeline(StandardScaler(), _GroupsSpy()), data)
+    assert [sorted(np.unique(g).tolist()) for g in log] == expected
+
+
+def test_groups_with_metadata_routing(data):
+    with sklearn.config_context(enable_metadata_routing=True):
+        # The step__param form is refused under routing: the request decides.
+        requested = make_pipeline(StandardScaler(), _GroupsSpy().set_fit_request(groups=True))
+        log, expected = _logged_training_actors(requested, data)
+        assert [sorted(np.unique(g).tolist()) for g in log] == expected
+        log, _ = _logged_training_actors(make_pipeline(StandardScaler(), _GroupsSpy()), data)
+        assert log == [None, None, None]
+
+
+def test_timnet_results_unchanged_by_groups(data):
+    from skemotion.nets import TIMNetClassifier
+
+    X, y, groups = data
+    X = X.astype(np.float32)[:, None, :]
+    net = TIMNetClassifier(max_epochs=2, module__filters=8, module__n_scales=2, random_state=0)
+    report = evaluate_actor_cv(net, X, y, groups, cv=2)
+    assert report.y_proba is not None and report.proba_classes is not None
+    for train, test in GroupKFold(2).split(X, y, groups):
+        model = clone(net).fit(X[train], y[train])  # no groups at all
+        order = [list(model.classes_).index(c) for c in report.proba_classes]
+        np.testing.assert_allclose(
+            report.y_proba[test], model.predict_proba(X[test])[:, order], rtol=1e-6
+        )
