@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import warnings
 from typing import Any
 
 import numpy as np
@@ -35,7 +36,35 @@ class RestoreBestCheckpoint(Callback):
         self.best_score_ = np.inf
         self.best_epoch_: int | None = None
         self._best_state: dict[str, Any] | None = None
+        self._history_seen = False
         return self
+
+    def on_epoch_begin(self, net: Any, **kwargs: Any) -> None:
+        # A run resumed with skorch's LoadInitState arrives with the epochs already trained
+        # in its history (loaded in on_train_begin, after this callback's own hook, hence
+        # here); the best of those still counts.
+        if self._history_seen:
+            return
+        self._history_seen = True
+        earlier = [row for row in net.history[:-1] if self.monitor in row]
+        if not earlier:
+            return
+        best = min(earlier, key=lambda row: row[self.monitor])
+        self.best_score_ = float(best[self.monitor])
+        self.best_epoch_ = int(best["epoch"])
+        if best is earlier[-1]:
+            # The loaded weights are those of the last epoch trained.
+            self._best_state = copy.deepcopy(net.module_.state_dict())
+        else:
+            warnings.warn(
+                f"Resumed training: epoch {self.best_epoch_} had the lowest {self.monitor} "
+                f"({self.best_score_:.4g}) but only the weights of epoch "
+                f"{int(earlier[-1]['epoch'])} were loaded; unless a resumed epoch does better, "
+                "the last epoch's weights are kept. Save the best weights too, e.g. "
+                "Checkpoint(monitor='train_loss_best', fn_prefix='best_').",
+                UserWarning,
+                stacklevel=2,
+            )
 
     def on_epoch_end(self, net: Any, **kwargs: Any) -> None:
         score = net.history[-1, self.monitor]
