@@ -1,5 +1,6 @@
-"""Composition: the multimodal union, ready-made pipelines of transformers and networks."""
+"""Composition: the multimodal union, late fusion, ready-made pipelines."""
 
+from ._late_fusion import LateFusionClassifier
 from ._pipelines import (
     FUSION_MODALITIES,
     make_face_pipeline,
@@ -10,6 +11,7 @@ from ._union import ModalityUnion
 
 __all__ = [
     "FUSION_MODALITIES",
+    "LateFusionClassifier",
     "ModalityUnion",
     "make_face_pipeline",
     "make_fusion_pipeline",

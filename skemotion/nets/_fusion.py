@@ -65,6 +65,11 @@ class FusionTIMNet(nn.Module):
         paper does not give them; these keep the head smaller than two 64-filter backbones.
     dropout : float, default=0.1
         Spatial dropout inside the backbones and dropout between the head's layers.
+    modality_dropout : float, default=0.0
+        During training, the probability of zeroing a modality's whole vector for a clip
+        (never all modalities of a clip; kept vectors scaled by ``1 / (1 - p)``). It stops
+        the head from leaning on the modality that is easiest to fit; 0 is the paper's
+        plain concatenation.
     bn_momentum : float, default=0.01
     fused : bool, default=True
         Fused CPU kernel for the causal layers (see :class:`TIMNet`).
@@ -88,11 +93,15 @@ class FusionTIMNet(nn.Module):
         n_layers: int = 3,
         hidden_units: Sequence[int] = (128, 64),
         dropout: float = 0.1,
+        modality_dropout: float = 0.0,
         bn_momentum: float = 0.01,
         fused: bool = True,
         matmul_dtype: torch.dtype | str | None = None,
     ) -> None:
         super().__init__()
+        if not 0.0 <= modality_dropout < 1.0:
+            raise ValueError(f"modality_dropout must be in [0, 1), got {modality_dropout}.")
+        self.modality_dropout = float(modality_dropout)
         if not isinstance(n_features, Mapping) or not n_features:
             raise ValueError(
                 "n_features must map each modality name to its features per frame, got "
@@ -128,7 +137,8 @@ class FusionTIMNet(nn.Module):
                 for name in names
             }
         )
-        widths = [sum(filters_by_name.values()), *(int(units) for units in hidden_units)]
+        self.widths = [filters_by_name[name] for name in names]
+        widths = [sum(self.widths), *(int(units) for units in hidden_units)]
         layers: list[nn.Module] = []
         for width_in, width_out in itertools.pairwise(widths):
             layers += [nn.Linear(width_in, width_out), nn.ReLU(), nn.Dropout(dropout)]
@@ -144,9 +154,21 @@ class FusionTIMNet(nn.Module):
                 f"FusionTIMNet was built for modalities {list(self.modalities)}; missing "
                 f"{missing}, unexpected {unexpected}."
             )
-        return torch.cat(
-            [self.backbones[name](modalities[name]) for name in self.modalities], dim=1
-        )
+        vectors = [self.backbones[name](modalities[name]) for name in self.modalities]
+        if self.training and self.modality_dropout > 0 and len(vectors) > 1:
+            vectors = self._drop_modalities(vectors)
+        return torch.cat(vectors, dim=1)
+
+    def _drop_modalities(self, vectors: list[Tensor]) -> list[Tensor]:
+        keep_probability = 1.0 - self.modality_dropout
+        batch = vectors[0].shape[0]
+        keep = torch.rand(batch, len(vectors), device=vectors[0].device) < keep_probability
+        # A clip that lost every modality keeps one at random instead.
+        none_kept = ~keep.any(dim=1)
+        rescue = torch.randint(len(vectors), (batch,), device=keep.device)
+        keep[none_kept, rescue[none_kept]] = True
+        scale = keep.to(vectors[0].dtype) / keep_probability
+        return [vector * scale[:, i : i + 1] for i, vector in enumerate(vectors)]
 
     def forward(self, **modalities: Tensor) -> Tensor:
         """Class logits ``(batch, n_classes)``; one ``(batch, time, features)`` per modality."""
@@ -297,9 +319,10 @@ class FusionClassifier(TIMNetClassifier):
             for name, width in widths.items():
                 expected = self.n_features_per_modality_[name]
                 if width != expected:
+                    where = f" in modality {name!r}" if isinstance(X, Mapping) else ""
                     raise ValueError(
-                        f"X has {width} features in modality {name!r}, but "
-                        f"{type(self).__name__} is expecting {expected} features as input."
+                        f"X has {width} features{where}, but {type(self).__name__} is "
+                        f"expecting {expected} features as input."
                     )
             arrays = {name: arrays[name] for name in self.modalities_}
         return SliceDict(**arrays)

@@ -14,13 +14,18 @@ returns self, idempotence, sample-order invariance, Pipeline, GridSearchCV) on r
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import torch
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skemotion.audio import LogMelSpectrogram
+from skemotion.compose import LateFusionClassifier, ModalityUnion
 from skemotion.embed import (
     FineTunedTIMNetClassifier,
     ResNetEmbedder,
@@ -34,7 +39,7 @@ from skemotion.face import (
     HeadPose,
     KeyPointDistances,
 )
-from skemotion.nets import TIMNetBinaryClassifier, TIMNetClassifier
+from skemotion.nets import FusionClassifier, TIMNetBinaryClassifier, TIMNetClassifier
 from skemotion.preprocessing import TemporalStandardScaler
 
 
@@ -77,6 +82,11 @@ class _FrameBackbone(torch.nn.Module):
         return (x[..., None] * self.scale,)
 
 
+def _whole_table(X: Any) -> Any:
+    """Column selector handing the whole (numeric) table to one modality."""
+    return X
+
+
 _SMALL_NET = {
     "max_epochs": 20,
     "batch_size": 32,
@@ -109,6 +119,14 @@ INIT_PARAMS: dict[type[Any], dict[str, Any]] = {
     FaceRegions: {},
     Wav2Vec2Preprocessor: {"sr": 16_000, "crop_length": 512},
     ResNetEmbedder: {"model": torch.nn.Conv2d(3, 4, 3), "cache_dir": False},
+    FusionClassifier: _SMALL_NET,
+    ModalityUnion: {"transformers": [("x", TemporalStandardScaler(), _whole_table)]},
+    # An explicit splitter: the checks' rows are not actors (the default GroupKFold(5)
+    # refuses to run without them).
+    LateFusionClassifier: {
+        "estimators": [("x", LogisticRegression())],
+        "cv": StratifiedKFold(3),
+    },
     FineTunedTIMNetClassifier: {
         **_SMALL_NET,
         "module__backbone": _FrameBackbone(),
@@ -204,16 +222,40 @@ _NEEDS_IMAGES = (
     "transformer on patches and clips."
 )
 
+_DICT_OUTPUT = (
+    "ModalityUnion returns a SliceDict of per-modality arrays (of different shapes in use), "
+    "not one array; the check compares outputs as arrays (subtraction, dtype, "
+    "assert_allclose). test_modality_union_contract_on_its_dict_output below checks the "
+    "same property on the dict."
+)
+_MODALITY_UNION_FAILURES = dict.fromkeys(
+    (
+        "check_estimators_pickle",
+        "check_fit_idempotent",
+        "check_methods_sample_order_invariance",
+        "check_methods_subset_invariance",
+        "check_pipeline_consistency",
+        "check_transformer_data_not_an_array",
+        "check_transformer_general",
+        "check_transformer_preserve_dtypes",
+    ),
+    _DICT_OUTPUT,
+)
+
 EXPECTED_FAILED_CHECKS: dict[str, dict[str, str]] = {
     "LogMelSpectrogram": {"check_estimators_dtypes": _INTEGER_PCM},
     "TemporalStandardScaler": {},
     "TIMNetClassifier": {
         "check_no_attributes_set_in_init": _SKORCH_INIT,
     },
+    "FusionClassifier": {
+        "check_no_attributes_set_in_init": _SKORCH_INIT,
+    },
     "TIMNetBinaryClassifier": {
         "check_no_attributes_set_in_init": _SKORCH_INIT,
         "check_methods_subset_invariance": _FLOAT32_BATCHING,
     },
+    "ModalityUnion": _MODALITY_UNION_FAILURES,
     "KeyPointDistances": _FACE_TRANSFORMER_FAILURES,
     "EyeKeyPointDistances": _FACE_TRANSFORMER_FAILURES,
     "ActionUnits": _FACE_TRANSFORMER_FAILURES,
@@ -244,3 +286,28 @@ def _expected_failed_checks(estimator: object) -> dict[str, str]:
 )
 def test_sklearn_compatible(estimator: Any, check: Callable[[Any], None]) -> None:
     check(estimator)
+
+
+def test_modality_union_contract_on_its_dict_output() -> None:
+    """The array checks ModalityUnion cannot take, restated for its dict output."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(30, 4, 3))
+    table = {"speech": X, "face": X[:, :2, :2] ** 2}
+    union = ModalityUnion(
+        [("speech", TemporalStandardScaler(), "speech"), ("face", TemporalStandardScaler(), "face")]
+    )
+
+    def assert_same(a: Any, b: Any) -> None:
+        assert list(a) == list(b)
+        for key in a:
+            np.testing.assert_allclose(a[key], b[key], rtol=1e-6)
+
+    first = union.fit(table).transform(table)
+    assert first["speech"].dtype == X.dtype  # dtype preserved per modality
+    assert_same(union.fit(table).transform(table), first)  # fit is idempotent
+    assert_same(pickle.loads(pickle.dumps(union)).transform(table), first)
+    assert_same(union.fit_transform(table), first)  # fit_transform == fit + transform
+    order = rng.permutation(30)
+    shuffled = union.transform({k: v[order] for k, v in table.items()})
+    assert_same(shuffled, first[order])  # sample order invariance
+    assert_same(union.transform({k: v[:7] for k, v in table.items()}), first[:7])  # subsets
