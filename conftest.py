@@ -1,6 +1,7 @@
 """Test-session settings shared by every test module."""
 
 import matplotlib
+import pytest
 import torch
 
 # Tests draw figures to files only.
@@ -17,3 +18,23 @@ def pytest_configure(config):
 
     if "SKEMOTION_CACHE_DIR" not in os.environ:
         os.environ["SKEMOTION_CACHE_DIR"] = tempfile.mkdtemp(prefix="skemotion-test-cache-")
+
+
+AV_CORPUS_ACTORS = 5
+"""Actors of the session's audio-visual corpus (one test actor per GroupKFold fold)."""
+
+
+@pytest.fixture(scope="session")
+def av_corpus(tmp_path_factory: pytest.TempPathFactory):
+    """The embedded corpus with video for 5 actors, generated once per test session.
+
+    Shared by the face, fusion and reproduction end-to-end tests, which also share the
+    session's landmark cache, so the videos are decoded and tracked once.
+    """
+    pytest.importorskip("dlib")
+    pytest.importorskip("av")
+    from skemotion.datasets import make_ravdess_like
+
+    root = tmp_path_factory.mktemp("av_corpus")
+    make_ravdess_like(root, n_actors=AV_CORPUS_ACTORS, video=True, n_jobs=2, random_state=0)
+    return root

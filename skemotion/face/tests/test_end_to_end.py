@@ -13,7 +13,7 @@ pytest.importorskip("av")
 
 from skemotion.cli import main
 from skemotion.compose import make_face_pipeline, make_speech_pipeline
-from skemotion.datasets import load_ravdess, make_ravdess_like
+from skemotion.datasets import load_ravdess
 from skemotion.face import FaceLandmarks, default_cache_dir
 from skemotion.model_selection import evaluate_actor_cv
 
@@ -26,10 +26,8 @@ VOICE_EMOTIONS = ("angry", "fearful", "surprised")
 
 
 @pytest.fixture(scope="module")
-def corpus(tmp_path_factory: pytest.TempPathFactory):
-    root = tmp_path_factory.mktemp("av_corpus")
-    make_ravdess_like(root, n_actors=N_ACTORS, video=True, n_jobs=2, random_state=0)
-    return root
+def corpus(av_corpus):
+    return av_corpus
 
 
 def _small_net(**kwargs):
