@@ -218,7 +218,8 @@ class ModalityUnion(TransformerMixin, _BaseComposition):
             self.feature_names_in_ = np.asarray(X.columns, dtype=object)
             self.n_features_in_ = len(X.columns)
         elif isinstance(X, Mapping):
-            self.n_features_in_ = len(X)
+            # len() of a SliceDict counts rows, not keys.
+            self.n_features_in_ = len(X.keys())
         else:
             shape = np.shape(X)
             self.n_features_in_ = int(shape[1]) if len(shape) > 1 else 1
