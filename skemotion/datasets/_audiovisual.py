@@ -129,6 +129,9 @@ def load_ravdess_audiovisual(
     frame = paired.rename(columns={"path_audio": "audio_path", "path_video": "video_path"})
     frame = frame.sort_values(["actor", "audio_path"]).reset_index(drop=True)
     frame = frame[list(AUDIOVISUAL_COLUMNS)]
+    # The outer merge gave unpaired video rows NaN label fields (emotion_code became float);
+    # the paired rows get the audio table's dtypes back.
+    frame = frame.astype({c: audio_rows[c].dtype for c in frame.columns if c in audio_rows})
     y = frame["emotion"].rename("emotion")
     groups = frame["actor"].rename("actor")
     return Bunch(frame=frame, y=y, groups=groups, target_names=EMOTIONS, root=Path(root))
