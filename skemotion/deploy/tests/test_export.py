@@ -40,7 +40,12 @@ pytestmark = [
 ]
 
 ATOL = 1e-5
-SMALL = {"max_epochs": 2, "module__filters": 8, "module__n_scales": 3, "random_state": 0}
+SMALL: dict[str, Any] = {
+    "max_epochs": 2,
+    "module__filters": 8,
+    "module__n_scales": 3,
+    "random_state": 0,
+}
 CLASSES = np.array(["angry", "calm", "happy"])
 
 
@@ -217,7 +222,7 @@ def test_loads_in_a_fresh_process_without_skemotion(
     X, _ = fusion_data
     path = tmp_path / "pipe.pt"
     export_torchscript(fusion_pipeline, path)
-    np.savez(tmp_path / "inputs.npz", **X)
+    np.savez(tmp_path / "inputs.npz", lms=X["lms"], kpd=X["kpd"])
     script = textwrap.dedent(
         f"""
         import json, sys
