@@ -70,6 +70,10 @@ class FusionTIMNet(nn.Module):
         (never all modalities of a clip; kept vectors scaled by ``1 / (1 - p)``). It stops
         the head from leaning on the modality that is easiest to fit; 0 is the paper's
         plain concatenation.
+    auxiliary_heads : bool, default=False
+        Give every backbone its own linear classifier too; :meth:`forward` then returns
+        ``(logits, auxiliary_logits)``, the latter ``(batch, n_modalities, n_classes)``,
+        for :class:`FusionClassifier`'s ``auxiliary_weight`` loss.
     bn_momentum : float, default=0.01
     fused : bool, default=True
         Fused CPU kernel for the causal layers (see :class:`TIMNet`).
@@ -94,6 +98,7 @@ class FusionTIMNet(nn.Module):
         hidden_units: Sequence[int] = (128, 64),
         dropout: float = 0.1,
         modality_dropout: float = 0.0,
+        auxiliary_heads: bool = False,
         bn_momentum: float = 0.01,
         fused: bool = True,
         matmul_dtype: torch.dtype | str | None = None,
@@ -144,9 +149,17 @@ class FusionTIMNet(nn.Module):
             layers += [nn.Linear(width_in, width_out), nn.ReLU(), nn.Dropout(dropout)]
         layers.append(nn.Linear(widths[-1], n_classes))
         self.head = nn.Sequential(*layers)
+        self.auxiliary_heads = (
+            nn.ModuleDict({name: nn.Linear(filters_by_name[name], n_classes) for name in names})
+            if auxiliary_heads
+            else None
+        )
 
     def embed(self, **modalities: Tensor) -> Tensor:
         """Concatenated fused vectors ``(batch, sum of filters)``, in ``modalities`` order."""
+        return torch.cat(self._vectors(modalities), dim=1)
+
+    def _vectors(self, modalities: dict[str, Tensor]) -> list[Tensor]:
         unexpected = sorted(set(modalities) - set(self.modalities))
         missing = [name for name in self.modalities if name not in modalities]
         if missing or unexpected:
@@ -157,7 +170,7 @@ class FusionTIMNet(nn.Module):
         vectors = [self.backbones[name](modalities[name]) for name in self.modalities]
         if self.training and self.modality_dropout > 0 and len(vectors) > 1:
             vectors = self._drop_modalities(vectors)
-        return torch.cat(vectors, dim=1)
+        return vectors
 
     def _drop_modalities(self, vectors: list[Tensor]) -> list[Tensor]:
         keep_probability = 1.0 - self.modality_dropout
@@ -170,9 +183,20 @@ class FusionTIMNet(nn.Module):
         scale = keep.to(vectors[0].dtype) / keep_probability
         return [vector * scale[:, i : i + 1] for i, vector in enumerate(vectors)]
 
-    def forward(self, **modalities: Tensor) -> Tensor:
-        """Class logits ``(batch, n_classes)``; one ``(batch, time, features)`` per modality."""
-        return self.head(self.embed(**modalities))
+    def forward(self, **modalities: Tensor) -> Tensor | tuple[Tensor, Tensor]:
+        """Class logits ``(batch, n_classes)``; one ``(batch, time, features)`` per modality.
+
+        With ``auxiliary_heads``: ``(logits, auxiliary_logits)``.
+        """
+        vectors = self._vectors(modalities)
+        logits = self.head(torch.cat(vectors, dim=1))
+        if self.auxiliary_heads is None:
+            return logits
+        auxiliary = [
+            self.auxiliary_heads[name](vector)
+            for name, vector in zip(self.modalities, vectors, strict=True)
+        ]
+        return logits, torch.stack(auxiliary, dim=1)
 
 
 class FusionClassifier(TIMNetClassifier):
@@ -201,6 +225,12 @@ class FusionClassifier(TIMNetClassifier):
     lr : float, default=2e-3
     max_epochs : int, default=100
     batch_size : int, default=64
+    auxiliary_weight : float, default=0.0
+        Weight of per-modality auxiliary losses: each backbone also gets a linear classifier
+        and the training loss becomes ``loss(fused) + auxiliary_weight * mean_m
+        loss(modality m)``. When one modality is much easier to fit, plain end-to-end
+        training lets it dominate and leaves the others' backbones barely trained; the
+        auxiliary losses train every backbone on its own. 0 is the paper's model.
     **kwargs
         Every other :class:`TIMNetClassifier` parameter (``label_smoothing``,
         ``train_split``, ``checkpoint_monitor``, ``random_state``, ``device``, ``verbose``)
@@ -237,9 +267,11 @@ class FusionClassifier(TIMNetClassifier):
         lr: float = 2e-3,
         max_epochs: int = 100,
         batch_size: int = 64,
+        auxiliary_weight: float = 0.0,
         **kwargs: Any,
     ) -> None:
         super().__init__(module, lr=lr, max_epochs=max_epochs, batch_size=batch_size, **kwargs)
+        self.auxiliary_weight = auxiliary_weight
 
     @classmethod
     def from_paper(  # type: ignore[override]
@@ -275,8 +307,25 @@ class FusionClassifier(TIMNetClassifier):
         kwargs = self.get_params_for("module")
         kwargs.setdefault("n_features", dict(self.n_features_per_modality_))
         kwargs.setdefault("n_classes", self._module_output_size())
+        if self.auxiliary_weight < 0:
+            raise ValueError(f"auxiliary_weight must be >= 0, got {self.auxiliary_weight}.")
+        if self.auxiliary_weight > 0:
+            kwargs.setdefault("auxiliary_heads", True)
         self.module_ = self.initialized_instance(self.module, kwargs)
         return self
+
+    def get_loss(self, y_pred: Any, y_true: Any, *args: Any, **kwargs: Any) -> Any:
+        if not isinstance(y_pred, tuple):
+            return super().get_loss(y_pred, y_true, *args, **kwargs)
+        logits, auxiliary = y_pred
+        loss = super().get_loss(logits, y_true, *args, **kwargs)
+        if self.auxiliary_weight > 0:
+            per_modality = [
+                super(FusionClassifier, self).get_loss(auxiliary[:, i], y_true, *args, **kwargs)
+                for i in range(auxiliary.shape[1])
+            ]
+            loss = loss + self.auxiliary_weight * torch.stack(per_modality).mean()
+        return loss
 
     def _validate_X(self, X: Any, *, reset: bool) -> SliceDict:
         if sparse.issparse(X):
