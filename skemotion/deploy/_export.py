@@ -109,10 +109,13 @@ def _is_scaler_step(step: Any) -> bool:
     if isinstance(step, TemporalStandardScaler):
         return True
     if isinstance(step, ModalityUnion):
-        check_is_fitted(step, "transformers_")
+        # Unfitted, its parameters tell whether it is a scaler step (_fold then raises
+        # NotFittedError); a union of extractors is not one, fitted or not.
+        triples = getattr(step, "transformers_", step.transformers)
         return all(
-            isinstance(transformer, TemporalStandardScaler) or transformer == "passthrough"
-            for _, transformer, _ in step.transformers_
+            isinstance(transformer, TemporalStandardScaler)
+            or (isinstance(transformer, str) and transformer in ("passthrough", "drop"))
+            for _, transformer, _ in triples
         )
     return False
 
@@ -817,6 +820,7 @@ def export_onnx(
                 opset_version=opset_version,
                 external_data=False,
                 dynamo=True,
+                verbose=False,
             )
         else:
             axes = {name: {0: "batch", 1: f"{name}_frames"} for name in names}

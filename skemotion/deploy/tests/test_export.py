@@ -199,6 +199,24 @@ def test_temporal_scaler_before_timnet_is_folded_and_extractors_are_left_out(
     assert _max_diff(exported.predict_proba(raw), pipe.predict_proba(X)) <= ATOL
 
 
+def test_extractor_union_before_the_scalers_is_left_out(
+    fusion_data: tuple[dict[str, np.ndarray], np.ndarray], tmp_path: Path
+) -> None:
+    # make_fusion_pipeline's shape: features (a ModalityUnion of extractors), scaler, fusion.
+    X, y = fusion_data
+    features = ModalityUnion(
+        [("lms", FunctionTransformer(), "lms"), ("kpd", FunctionTransformer(), "kpd")]
+    )
+    pipe = Pipeline(
+        [("features", features), ("scaler", _scaler_union()), ("fusion", FusionClassifier(**SMALL))]
+    )
+    pipe[1:].fit(X, y)  # the extractors stay unfitted, as stateless ones may
+    exported = export_torchscript(pipe, tmp_path / "pipe.pt")
+    assert exported.folded_steps_ == ["scaler"]
+    assert exported.unexported_steps_ == ["features"]
+    assert _max_diff(exported.predict_proba(X), pipe[1:].predict_proba(X)) <= ATOL
+
+
 def test_batch_of_one_clip(
     fusion_pipeline: Pipeline,
     fusion_data: tuple[dict[str, np.ndarray], np.ndarray],
