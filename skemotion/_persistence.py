@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
 from . import __version__
@@ -38,6 +39,7 @@ def _allowed_classes() -> dict[str, type]:
     from torch.utils.data import DataLoader
 
     from .audio import LogMelSpectrogram
+    from .compose import LateFusionClassifier, ModalityUnion
     from .embed import (
         FineTunedTIMNetClassifier,
         PretrainedTIMNet,
@@ -53,7 +55,14 @@ def _allowed_classes() -> dict[str, type]:
         HeadPose,
         KeyPointDistances,
     )
-    from .nets import GroupedValidSplit, TIMNet, TIMNetBinaryClassifier, TIMNetClassifier
+    from .nets import (
+        FusionClassifier,
+        FusionTIMNet,
+        GroupedValidSplit,
+        TIMNet,
+        TIMNetBinaryClassifier,
+        TIMNetClassifier,
+    )
     from .nets._data import ArrayBatchLoader
     from .preprocessing import TemporalStandardScaler
 
@@ -75,6 +84,11 @@ def _allowed_classes() -> dict[str, type]:
         TIMNetClassifier,
         TIMNetBinaryClassifier,
         TIMNet,
+        ModalityUnion,
+        FusionClassifier,
+        FusionTIMNet,
+        LateFusionClassifier,
+        LogisticRegression,
         GroupedValidSplit,
         ArrayBatchLoader,
         Dataset,
@@ -178,6 +192,11 @@ def _encode_estimator(estimator: Any, *, where: str = "model") -> dict[str, Any]
                     "classes_": np.asarray(estimator.classes_),
                     "n_features_in_": estimator.n_features_in_,
                     "pos_weight_": getattr(estimator, "pos_weight_", None),
+                    # FusionClassifier: the modalities its module was built for.
+                    "modalities_": getattr(estimator, "modalities_", None),
+                    "n_features_per_modality_": getattr(
+                        estimator, "n_features_per_modality_", None
+                    ),
                 },
                 where=f"{where} state",
             )
@@ -268,6 +287,11 @@ def _restore_net(net: Any, state: dict[str, Any], spec: dict[str, Any]) -> None:
     net.n_features_in_ = int(state["n_features_in_"])
     if state.get("pos_weight_") is not None:
         net.pos_weight_ = float(state["pos_weight_"])
+    if state.get("modalities_") is not None:
+        net.modalities_ = tuple(state["modalities_"])
+        net.n_features_per_modality_ = {
+            str(k): int(v) for k, v in state["n_features_per_modality_"].items()
+        }
     net.initialize()
     net.module_.load_state_dict(spec["module_state"])
     net.module_.eval()

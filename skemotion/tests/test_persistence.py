@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
+from sklearn.svm import SVC
 
 from skemotion import load_model, save_model
 from skemotion.exceptions import NotASkemotionModelError
@@ -50,7 +50,7 @@ def test_unfitted_pipeline_round_trip_keeps_params(tmp_path: Path) -> None:
 
 def test_refuses_to_save_foreign_estimators(tmp_path: Path) -> None:
     with pytest.raises(TypeError, match="not a skemotion-supported estimator"):
-        save_model(LogisticRegression(), tmp_path / "lr.skem")
+        save_model(SVC(), tmp_path / "svc.skem")
     assert not list(tmp_path.iterdir())
 
 
@@ -117,3 +117,30 @@ def test_face_feature_pipeline_round_trips(tmp_path):
     assert restored.get_params()["keypointdistances__landmarks__backend"] == "openface"
     np.testing.assert_array_equal(restored[0].references[1], np.ones((68, 2)))
     np.testing.assert_array_equal(restored[1].mean_, model[1].mean_)
+
+
+def test_fusion_models_round_trip(tmp_path: Path) -> None:
+    from skemotion.compose import LateFusionClassifier, ModalityUnion
+    from skemotion.nets import FusionClassifier
+
+    rng = np.random.default_rng(0)
+    y = np.tile(["calm", "angry"], 20)
+    X = {
+        "lms": rng.normal(size=(40, 16, 6)).astype(np.float32),
+        "kpd": rng.normal(size=(40, 12, 10)).astype(np.float32),
+    }
+    net = {"max_epochs": 2, "module__filters": 8, "module__n_scales": 2, "random_state": 0}
+    early = make_pipeline(
+        ModalityUnion([(m, TemporalStandardScaler(), m) for m in X]),
+        FusionClassifier(**{**net, "module__n_scales": {"lms": 2, "kpd": 3}}),
+    ).fit(X, y)
+    loaded = load_model(save_model(early, tmp_path / "early.skem"))
+    np.testing.assert_allclose(loaded.predict_proba(X), early.predict_proba(X), rtol=1e-6)
+    assert loaded[-1].modalities_ == ("lms", "kpd")
+
+    late = LateFusionClassifier(
+        [(m, make_pipeline(TemporalStandardScaler(), TIMNetClassifier(**net))) for m in X],
+        cv=2,
+    ).fit(X, y, groups=np.repeat(np.arange(4), 10))
+    loaded_late = load_model(save_model(late, tmp_path / "late.skem"))
+    np.testing.assert_allclose(loaded_late.predict_proba(X), late.predict_proba(X), rtol=1e-6)
