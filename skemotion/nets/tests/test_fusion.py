@@ -356,3 +356,40 @@ def test_fusion_beats_each_modality_alone_under_actor_cv() -> None:
     for name, score in alone.items():
         assert score < 0.65, (name, score)
         assert fusion > score + 0.25, (fusion, alone)
+
+
+# -- modality dropout and auxiliary heads ------------------------------------------------
+
+
+def test_modality_dropout_zeroes_whole_vectors_in_training_only() -> None:
+    torch.manual_seed(0)
+    net = FusionTIMNet({"speech": 4, "face": 6}, filters=8, n_scales=2, modality_dropout=0.5)
+    vectors = [torch.ones(1000, 8), torch.ones(1000, 8)]
+    dropped = net._drop_modalities(vectors)
+    kept = torch.stack([(v != 0).all(dim=1) for v in dropped], dim=1)
+    zeroed = torch.stack([(v == 0).all(dim=1) for v in dropped], dim=1)
+    assert bool((kept | zeroed).all())  # a vector is kept or dropped whole
+    assert bool(kept.any(dim=1).all())  # never every modality of a clip
+    assert 0.3 < float(zeroed.float().mean()) < 0.45  # p=0.5, minus the rescued clips
+    np.testing.assert_allclose(dropped[0][kept[:, 0]].numpy(), 2.0)  # 1 / (1 - p)
+    x = {"speech": torch.randn(3, 16, 4), "face": torch.randn(3, 30, 6)}
+    net.eval()
+    torch.testing.assert_close(net(**x), net(**x))  # off at inference
+    with pytest.raises(ValueError, match="modality_dropout"):
+        FusionTIMNet({"a": 2}, modality_dropout=1.0)
+
+
+def test_auxiliary_heads_train_every_backbone() -> None:
+    X, y, _ = _two_modalities()
+    clf = FusionClassifier(max_epochs=3, auxiliary_weight=0.5, **SMALL).fit(X, y)
+    assert set(clf.module_.auxiliary_heads) == {"speech", "face"}
+    logits, auxiliary = clf.module_(**{k: torch.as_tensor(v[:5]) for k, v in X.items()})
+    assert logits.shape == (5, 4) and auxiliary.shape == (5, 2, 4)
+    proba = clf.predict_proba(X)  # the fused logits only
+    assert proba.shape == (len(y), 4) and np.allclose(proba.sum(axis=1), 1)
+    # The loss is the fused loss plus the weighted mean of the per-modality losses.
+    plain = FusionClassifier(max_epochs=3, **SMALL).fit(X, y)
+    assert plain.module_.auxiliary_heads is None
+    assert clf.history_[0, "train_loss"] > plain.history_[0, "train_loss"]
+    with pytest.raises(ValueError, match="auxiliary_weight"):
+        FusionClassifier(max_epochs=1, auxiliary_weight=-1, **SMALL).fit(X, y)
