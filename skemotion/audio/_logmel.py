@@ -11,6 +11,7 @@ from joblib import Parallel, delayed, effective_n_jobs
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from .._parallel import streaming_return_as
 from ._clips import _AudioClipInput
 from ._crop import PAD_MODES, center_crop
 from ._io import load_audio
@@ -206,7 +207,8 @@ class LogMelSpectrogram(  # type: ignore[call-arg]
             # Threads by default: decoding (libsndfile, FFmpeg) and the FFT release the
             # GIL, and threads skip the seconds worker processes take to start and import
             # sklearn. parallel_config(backend="loky") still overrides this soft hint.
-            parallel = Parallel(n_jobs=self.n_jobs, prefer="threads", return_as="generator")
+            return_as = streaming_return_as(prefer="threads")
+            parallel = Parallel(n_jobs=self.n_jobs, prefer="threads", return_as=return_as)
             results = parallel(delayed(worker)(task, **kwargs) for task in tasks)
         if self.verbose:
             results = _progress(results, total=len(clips))

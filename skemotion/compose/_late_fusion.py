@@ -24,6 +24,7 @@ from sklearn.utils.validation import (
 )
 from tqdm.auto import tqdm
 
+from .._parallel import streaming_return_as
 from ..model_selection import check_no_group_overlap
 from ..model_selection._evaluate import _groups_fit_params
 
@@ -335,7 +336,7 @@ class LateFusionClassifier(ClassifierMixin, _BaseComposition):
             (m, train, test) for m in range(len(names)) for train, test in splits
         ]
         tasks += [(m, None, None) for m in range(len(names))]
-        parallel = Parallel(n_jobs=self.n_jobs, return_as="generator")
+        parallel = Parallel(n_jobs=self.n_jobs, return_as=streaming_return_as())
         results = parallel(
             delayed(_fit_one)(estimators[m], inputs[m], y, groups, train, test, self.classes_)
             for m, train, test in tasks

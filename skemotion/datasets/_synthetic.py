@@ -18,6 +18,7 @@ from scipy import signal
 from sklearn.utils import Bunch
 
 from skemotion import EMOTIONS
+from skemotion._parallel import streaming_return_as
 
 from ._profiles import EmotionProfile, emotion_profile
 from ._ravdess import N_ACTORS, RavdessName, load_ravdess
@@ -716,7 +717,7 @@ def make_ravdess_like(
         seed=seed,
         video_size=size,
     )
-    jobs = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
+    jobs = Parallel(n_jobs=n_jobs, return_as=streaming_return_as(ordered=False))(
         delayed(write)(name) for name in names
     )
     if verbose > 0:

@@ -17,6 +17,7 @@ from joblib import Parallel, delayed, effective_n_jobs
 from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from .._parallel import streaming_return_as
 from ._interpolate import interpolate_missing
 from ._openface import find_openface_csv, read_openface_csv
 from ._track import FaceTrack
@@ -232,7 +233,7 @@ class FaceLandmarks(BaseEstimator):
                 _extract_cached(source, settings=settings, cache=cache) for source in sources
             )
         else:
-            parallel = Parallel(n_jobs=self.n_jobs, return_as="generator")
+            parallel = Parallel(n_jobs=self.n_jobs, return_as=streaming_return_as())
             results = parallel(
                 delayed(_extract_cached)(source, settings=settings, cache=cache)
                 for source in sources

@@ -24,6 +24,7 @@ from sklearn.utils.validation import check_consistent_length
 from tqdm.auto import tqdm
 
 from .. import EMOTIONS
+from .._parallel import streaming_return_as
 from ._split import PAPER_ACTOR_FOLDS, RavdessActorFolds, check_no_group_overlap
 
 if TYPE_CHECKING:
@@ -622,6 +623,21 @@ def _fit_and_predict(
     return y_pred, fit_time, score_time, proba
 
 
+def _fit_and_predict_parts(
+    estimator: BaseEstimator,
+    kind: type,
+    keys: list[Any],
+    y: np.ndarray,
+    train: np.ndarray,
+    test: np.ndarray,
+    groups: np.ndarray | None,
+    *values: Any,
+) -> tuple[np.ndarray, float, float, tuple[np.ndarray, np.ndarray] | None]:
+    """:func:`_fit_and_predict` of the mapping ``kind(zip(keys, values))``."""
+    X = kind(**dict(zip(keys, values, strict=True)))
+    return _fit_and_predict(estimator, X, y, train, test, groups)
+
+
 def evaluate_actor_cv(
     estimator: BaseEstimator,
     X: Any,
@@ -725,10 +741,23 @@ def evaluate_actor_cv(
         cv = check_cv(cv, y, classifier=True)
     splits = _check_actor_splits(cv, X, y, groups)
 
-    parallel = Parallel(n_jobs=n_jobs, return_as="generator")
-    results = parallel(
-        delayed(_fit_and_predict)(estimator, X, y, train, test, groups) for train, test in splits
-    )
+    parallel = Parallel(n_jobs=n_jobs, return_as=streaming_return_as())
+    if isinstance(X, Mapping):
+        # Each modality's array as an argument of its own: joblib's dask backend then
+        # scatters it to the cluster once for all folds, whereas a plain dict (not
+        # weak-referenceable) would travel whole inside every fold's task.
+        kind, keys = type(X), list(X.keys())
+        results = parallel(
+            delayed(_fit_and_predict_parts)(
+                estimator, kind, keys, y, train, test, groups, *X.values()
+            )
+            for train, test in splits
+        )
+    else:
+        results = parallel(
+            delayed(_fit_and_predict)(estimator, X, y, train, test, groups)
+            for train, test in splits
+        )
     fold_preds: list[np.ndarray] = []
     fold_probas: list[tuple[np.ndarray, np.ndarray] | None] = []
     fit_time: list[float] = []
