@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -272,6 +273,14 @@ class _CalibratedDistances(_FaceTransformer):
     ) -> list[np.ndarray | None]:
         """One reference feature vector per clip (None where its track is missing)."""
         supplied = dict(self.references or {})
+        # A reference that is itself one of the clips (the neutral clip of a RAVDESS
+        # corpus) reuses that clip's track instead of being extracted a second time, which
+        # without a cache means decoding and tracking the video twice.
+        in_batch = {
+            os.fspath(Path(clip)): track
+            for clip, track in zip(clips, tracks, strict=True)
+            if not isinstance(clip, FaceTrack)
+        }
         needed: dict[str, None] = {}
         plan: list[tuple[str, Any]] = []
         for position, (clip, track) in enumerate(zip(clips, tracks, strict=True)):
@@ -284,8 +293,7 @@ class _CalibratedDistances(_FaceTransformer):
                 if isinstance(value, FaceTrack):
                     plan.append(("track", value))
                 elif isinstance(value, str | os.PathLike):
-                    needed[os.fspath(value)] = None
-                    plan.append(("path", os.fspath(value)))
+                    self._plan_path(os.fspath(value), in_batch, needed, plan)
                 else:
                     plan.append(("array", np.asarray(value, dtype=np.float64)))
                 continue
@@ -300,8 +308,7 @@ class _CalibratedDistances(_FaceTransformer):
             if isinstance(clip, FaceTrack) and os.fspath(reference) == clip.source:
                 plan.append(("track", clip))
                 continue
-            needed[os.fspath(reference)] = None
-            plan.append(("path", os.fspath(reference)))
+            self._plan_path(os.fspath(reference), in_batch, needed, plan)
         extracted = dict(zip(needed, self._extractor().extract(list(needed)), strict=True))
         vectors: dict[int, np.ndarray | None] = {}
         out: list[np.ndarray | None] = []
@@ -320,6 +327,21 @@ class _CalibratedDistances(_FaceTransformer):
                     vectors[key] = self._distances(track)[most_neutral_frame(track)]
                 out.append(vectors[key])
         return out
+
+    @staticmethod
+    def _plan_path(
+        path: str,
+        in_batch: dict[str, FaceTrack | None],
+        needed: dict[str, None],
+        plan: list[tuple[str, Any]],
+    ) -> None:
+        """Plan a reference given by path: a clip's own track, or one more extraction."""
+        key = os.fspath(Path(path))
+        if key in in_batch:
+            plan.append(("track", in_batch[key]))
+        else:
+            needed[path] = None
+            plan.append(("path", path))
 
 
 class KeyPointDistances(_CalibratedDistances):

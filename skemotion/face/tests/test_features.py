@@ -124,6 +124,34 @@ def test_user_calibration_replaces_the_lookup(corpus, tmp_path):
     np.testing.assert_allclose(out[0], expected, rtol=1e-5)
 
 
+def test_reference_among_the_clips_is_extracted_once(corpus, monkeypatch):
+    # Without a cache every extraction decodes and tracks the video again.
+    calls: list[str] = []
+    extract = _landmarks._extract
+
+    def counting(source, settings):
+        calls.append(source)
+        return extract(source, settings)
+
+    monkeypatch.setattr(_landmarks, "_extract", counting)
+    neutral, happy, sad = (corpus[(7, e)] for e in ("neutral", "happy", "sad"))
+    out = KeyPointDistances(_openface(), use_3d=False).fit_transform([happy, neutral, sad])
+    assert sorted(calls) == sorted(map(str, (happy, neutral, sad)))
+    np.testing.assert_allclose(out[1, 30], 1.0, rtol=1e-6)  # still its own reference
+
+    # the same for a calibration clip supplied by path that is also in X
+    calls.clear()
+    frame = pd.DataFrame({"path": [str(happy), str(neutral)], "actor": ["alice", "alice"]})
+    kpd = KeyPointDistances(_openface(), use_3d=False, references={"alice": str(neutral)})
+    np.testing.assert_allclose(kpd.fit_transform(frame)[1, 30], 1.0, rtol=1e-6)
+    assert sorted(calls) == sorted(map(str, (happy, neutral)))
+
+    # a reference outside X is still extracted, once for all the clips that use it
+    calls.clear()
+    KeyPointDistances(_openface(), use_3d=False).fit_transform([happy, sad])
+    assert sorted(calls) == sorted(map(str, (happy, sad, neutral)))
+
+
 def test_missing_reference_names_the_clip(tmp_path):
     lonely = tmp_path / _name("angry", actor=9)
     write_openface_csv(lonely)

@@ -88,3 +88,36 @@ def test_keypoint_distances_are_the_40_points_pairs(
     first, second = np.triu_indices(40, k=1)
     i, j = KPD_LANDMARK_INDICES[first[5]], KPD_LANDMARK_INDICES[second[5]]
     np.testing.assert_allclose(distances[:, 5], np.linalg.norm(face[:, i] - face[:, j], axis=-1))
+
+
+def _per_frame_pairwise_distances(points: np.ndarray) -> np.ndarray:
+    """The straightforward form: one np.linalg.norm over the pairs of each frame."""
+    first, second = np.triu_indices(points.shape[1], k=1)
+    return np.stack([np.linalg.norm(frame[first] - frame[second], axis=-1) for frame in points])
+
+
+@FAST
+@given(
+    points=st.tuples(st.integers(1, 4), st.integers(2, 40), st.integers(2, 3)).flatmap(
+        lambda shape: arrays(np.float64, shape, elements=coordinates)
+    )
+)
+def test_vectorised_distances_match_the_per_frame_loop(points: np.ndarray) -> None:
+    np.testing.assert_allclose(
+        pairwise_distances(points), _per_frame_pairwise_distances(points), rtol=1e-12, atol=0
+    )
+
+
+def test_vectorised_distances_match_the_per_frame_loop_on_float32_faces() -> None:
+    # Landmark tracks are stored as float32: the conversion must happen before subtracting.
+    faces = np.random.default_rng(0).uniform(0, 1280, size=(88, 68, 3)).astype(np.float32)
+    expected = _per_frame_pairwise_distances(faces[:, KPD_LANDMARK_INDICES].astype(np.float64))
+    distances = keypoint_distances(faces)
+    assert distances.dtype == np.float64 and distances.shape == (88, 780)
+    np.testing.assert_allclose(distances, expected, rtol=1e-12, atol=0)
+    np.testing.assert_allclose(
+        keypoint_distances(faces[..., :2]),
+        _per_frame_pairwise_distances(faces[:, KPD_LANDMARK_INDICES, :2].astype(np.float64)),
+        rtol=1e-12,
+        atol=0,
+    )
