@@ -23,8 +23,8 @@ keeps the best of ``--repeat`` runs; the speed-up is the baseline's time over th
 setting's, measured in the same run. Every cluster result is checked to equal the serial
 one exactly. BLAS / OpenMP / OpenCV use one thread everywhere, so a worker is one core's
 worth of work: on a machine with fewer free cores than workers the speed-up stops
-growing, which the printed ``os.cpu_count()`` and load average help read. The default
-run takes about 3 minutes on two idle cores, a minute of it writing the corpus.
+growing, which the printed ``os.cpu_count()`` and load average help read. The defaults are
+sized for about 3 minutes on two idle cores, about a minute of it writing the corpus.
 """
 
 from __future__ import annotations
