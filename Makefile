@@ -38,8 +38,7 @@ docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
 
 bench: $(STAMP)
-	$(PY) benchmarks/bench_logmel.py
-	$(PY) benchmarks/bench_timnet.py
+	$(PY) benchmarks/run_all.py --output benchmarks-results.json
 
 # The paper's speech-only protocol on the real RAVDESS clips (../shared/data/ravdess).
 ravdess: $(STAMP)

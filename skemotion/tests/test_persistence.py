@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pickle
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -129,7 +130,12 @@ def test_fusion_models_round_trip(tmp_path: Path) -> None:
         "lms": rng.normal(size=(40, 16, 6)).astype(np.float32),
         "kpd": rng.normal(size=(40, 12, 10)).astype(np.float32),
     }
-    net = {"max_epochs": 2, "module__filters": 8, "module__n_scales": 2, "random_state": 0}
+    net: dict[str, Any] = {
+        "max_epochs": 2,
+        "module__filters": 8,
+        "module__n_scales": 2,
+        "random_state": 0,
+    }
     early = make_pipeline(
         ModalityUnion([(m, TemporalStandardScaler(), m) for m in X]),
         FusionClassifier(**{**net, "module__n_scales": {"lms": 2, "kpd": 3}}),
