@@ -269,6 +269,9 @@ def _build_parser() -> argparse.ArgumentParser:
     reproduce.add_argument("--n-jobs", type=int, metavar="N", help="parallel jobs (default: 1)")
     reproduce.add_argument("--seed", type=int, default=0, help="model seed (default: 0)")
     reproduce.add_argument(
+        "--quiet", action="store_true", help="one line per cell, no progress bars"
+    )
+    reproduce.add_argument(
         "--quick",
         action="store_true",
         help=f"smoke test: {QUICK_N_ACTORS} actors, {QUICK_EPOCHS} epochs, a small network",
@@ -581,6 +584,7 @@ def _reproduce(args: argparse.Namespace) -> int:
         resnet=args.resnet,
         random_state=args.seed,
         n_jobs=args.n_jobs,
+        verbose=0 if args.quiet else 2,
     )
     print(f"{len(corpus)} recordings of {corpus['actor'].nunique()} actors", file=sys.stderr)
     log = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731

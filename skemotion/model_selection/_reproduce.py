@@ -155,6 +155,8 @@ class ReproduceSettings:
     n_jobs : int or None
         Parallel feature extraction and folds.
     verbose : int
+        ``0`` is silent; ``1`` shows progress bars of the extraction and of each cell's
+        folds; ``2`` also prints each fold's accuracy.
     """
 
     max_epochs: int | None = None
@@ -218,14 +220,22 @@ def _extractor(feature: str, settings: ReproduceSettings) -> tuple[Any, Any]:
     )
 
     backend = "dlib" if settings.openface_dir is None else "openface"
-    landmarks = FaceLandmarks(backend, openface_dir=settings.openface_dir, n_jobs=settings.n_jobs)
+    landmarks = FaceLandmarks(
+        backend,
+        openface_dir=settings.openface_dir,
+        n_jobs=settings.n_jobs,
+        verbose=settings.verbose,
+    )
     video = ["video_path", "actor"]
     if feature == "lms":
         return LogMelSpectrogram(n_jobs=settings.n_jobs, verbose=settings.verbose), "audio_path"
     if feature == "wav2vec2":
         from ..embed import Wav2Vec2Embedder
 
-        return Wav2Vec2Embedder(settings.wav2vec2, path_column="audio_path"), ["audio_path"]
+        embedder = Wav2Vec2Embedder(
+            settings.wav2vec2, path_column="audio_path", verbose=settings.verbose
+        )
+        return embedder, ["audio_path"]
     if feature == "kpd":
         return KeyPointDistances(landmarks, path_column="video_path"), video
     if feature == "eyes_kpd":
@@ -239,22 +249,27 @@ def _extractor(feature: str, settings: ReproduceSettings) -> tuple[Any, Any]:
 
         region = feature.removesuffix("_resnet")
         regions = FaceRegions(region, landmarks=landmarks, path_column="video_path")
-        return ResNetEmbedder(settings.resnet, regions=regions, path_column="video_path"), video
+        embedder = ResNetEmbedder(
+            settings.resnet, regions=regions, path_column="video_path", verbose=settings.verbose
+        )
+        return embedder, video
     raise ValueError(f"unknown feature {feature!r}")
 
 
 class _FeatureStore:
     """Each feature extracted once per run, for every cell that needs it."""
 
-    def __init__(self, corpus: pd.DataFrame, settings: ReproduceSettings) -> None:
+    def __init__(
+        self, corpus: pd.DataFrame, settings: ReproduceSettings, log: Callable[[str], None]
+    ) -> None:
         self.corpus = corpus
         self.settings = settings
+        self.log = log
         self._arrays: dict[str, np.ndarray] = {}
 
     def __getitem__(self, feature: str) -> np.ndarray:
         if feature not in self._arrays:
-            if self.settings.verbose:
-                print(f"extracting {feature} for {len(self.corpus)} clips ...", flush=True)
+            self.log(f"extracting {feature} for {len(self.corpus)} clips ...")
             transformer, column = _extractor(feature, self.settings)
             selected = self.corpus[column]
             self._arrays[feature] = np.asarray(transformer.transform(selected), dtype=np.float32)
@@ -340,7 +355,7 @@ def _run_cells(
 ) -> pd.DataFrame:
     has_video = bool("video_path" in corpus and corpus["video_path"].notna().all())
     fingerprint = settings.fingerprint(corpus)
-    store = _FeatureStore(corpus, settings)
+    store = _FeatureStore(corpus, settings, log)
     groups = corpus["actor"].to_numpy()
     cv = _actor_cv(groups)
     rows = []
@@ -362,6 +377,7 @@ def _run_cells(
                 record = {"status": "skipped", "reason": reason}
                 log(f"{cell.row} x {cell.column}{_emo(cell)}: skipped ({reason})")
             else:
+                log(f"{cell.row} x {cell.column}{_emo(cell)}: fitting ...")
                 record = _fit_cell(cell, store, corpus, groups, cv, settings, score, cell_dir, log)
                 record["fingerprint"] = fingerprint
                 cell_dir.mkdir(parents=True, exist_ok=True)
@@ -406,7 +422,9 @@ def _fit_cell(
     if cell.emotion is not None:
         y = np.where(y == cell.emotion, cell.emotion, "rest")
     model = _model(cell.features, cell.task, settings)
-    report = evaluate_actor_cv(model, X, y, groups, cv=cv, n_jobs=settings.n_jobs)
+    report = evaluate_actor_cv(
+        model, X, y, groups, cv=cv, n_jobs=settings.n_jobs, verbose=settings.verbose
+    )
     report.metadata.update({"row": cell.row, "column": cell.column, "emotion": cell.emotion})
     report.save(cell_dir, title=f"{cell.row} x {cell.column}{_emo(cell)}")
     mean, std = score(report, cell)

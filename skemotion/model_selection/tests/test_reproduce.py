@@ -59,6 +59,16 @@ def test_table2_runs_skips_with_reasons_and_resumes(av_corpus, tmp_path, monkeyp
     record = json.loads((tmp_path / "cells" / "face_kpd__lms" / "cell.json").read_text())
     assert record["status"] == "done" and "fingerprint" in record
     assert (tmp_path / "cells" / "face_kpd__lms" / "report.json").exists()
+    # The log says what is running before it runs, and extracts each feature once.
+    assert [line for line in lines if line.endswith("fitting ...")] == [
+        "None x LMS: fitting ...",
+        "Face KPD x None: fitting ...",
+        "Face KPD x LMS: fitting ...",
+    ]
+    assert sorted(line.split()[1] for line in lines if line.startswith("extracting")) == [
+        "kpd",
+        "lms",
+    ]
 
     # A second run recomputes nothing that is done...
     def refit(*args, **kwargs):
