@@ -25,7 +25,7 @@ from sklearn.utils.validation import (
 from tqdm.auto import tqdm
 
 from .._parallel import streaming_return_as
-from ..model_selection import check_no_group_overlap
+from ..model_selection import check_no_group_overlap, fuse_posteriors
 from ..model_selection._evaluate import _groups_fit_params
 
 __all__ = ["LateFusionClassifier"]
@@ -491,21 +491,9 @@ class LateFusionClassifier(ClassifierMixin, _BaseComposition):
             )
             with np.errstate(divide="ignore"):
                 return fused, np.log(fused)
-        if self.fusion == "product":
-            scores = np.zeros_like(probas[0])
-            for weight, proba in zip(self.weights_, probas, strict=True):
-                scores += weight * np.log(np.clip(proba, PROBA_EPSILON, 1.0))
-            # A log-softmax renormalises the product; subtracting the row maximum first keeps
-            # exp from underflowing to 0 / 0 when every class is improbable.
-            scores -= scores.max(axis=1, keepdims=True)
-            log_fused = scores - np.log(np.exp(scores).sum(axis=1, keepdims=True))
-            return np.exp(log_fused), log_fused
-        fused = np.zeros_like(probas[0])
-        for weight, proba in zip(self.weights_, probas, strict=True):
-            fused += weight * proba
-        fused /= self.weights_.sum()
-        with np.errstate(divide="ignore"):
-            return fused, np.log(fused)
+        return fuse_posteriors(
+            probas, rule=self.fusion, weights=self.weights_, epsilon=PROBA_EPSILON
+        )
 
     def predict_log_proba(self, X: Any) -> np.ndarray:
         """Logarithm of :meth:`predict_proba`.

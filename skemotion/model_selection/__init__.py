@@ -1,6 +1,7 @@
 """Actor-grouped cross-validation for speaker-independent evaluation."""
 
 from ._evaluate import ActorCVReport, evaluate_actor_cv
+from ._fusion import fuse_posteriors, fuse_reports
 from ._reproduce import (
     PAPER_TABLE1,
     PAPER_TABLE2,
@@ -25,6 +26,8 @@ __all__ = [
     "ReproduceSettings",
     "check_no_group_overlap",
     "evaluate_actor_cv",
+    "fuse_posteriors",
+    "fuse_reports",
     "reproduce_table1",
     "reproduce_table2",
 ]
