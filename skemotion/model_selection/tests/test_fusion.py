@@ -124,6 +124,7 @@ def test_fuse_reports_aligns_class_orders(two_modalities) -> None:
     )
     direct = fuse_reports(two_modalities)
     aligned = fuse_reports({"speech": two_modalities["speech"], "face": shuffled})
+    assert aligned.y_proba is not None and direct.y_proba is not None
     np.testing.assert_allclose(aligned.y_proba, direct.y_proba)
 
 

@@ -13,8 +13,10 @@ from skemotion.model_selection import (
     PAPER_TABLE2,
     TABLE2_COLUMNS,
     TABLE2_ROWS,
+    ActorCVReport,
     ReproduceSettings,
     _reproduce,
+    fuse_reports,
     reproduce_table1,
     reproduce_table2,
 )
@@ -59,6 +61,22 @@ def test_table2_runs_skips_with_reasons_and_resumes(av_corpus, tmp_path, monkeyp
     record = json.loads((tmp_path / "cells" / "face_kpd__lms" / "cell.json").read_text())
     assert record["status"] == "done" and "fingerprint" in record
     assert (tmp_path / "cells" / "face_kpd__lms" / "report.json").exists()
+    # Early vs late fusion on the same folds: the product rule of the two single-modality
+    # cells' saved posteriors, beside the early-fusion cell.
+    late = pd.read_csv(tmp_path / "table2_late_fusion.csv")
+    assert late[["row", "column"]].to_numpy().tolist() == [["Face KPD", "LMS"]]
+    cells = tmp_path / "cells"
+    expected = fuse_reports(
+        {
+            "visual": ActorCVReport.from_json(cells / "face_kpd__none" / "report.json"),
+            "speech": ActorCVReport.from_json(cells / "none__lms" / "report.json"),
+        }
+    )
+    assert late["late_fusion"].iloc[0] == pytest.approx(100 * expected.mean_accuracy)
+    early = done.loc[(done["row"] == "Face KPD") & (done["column"] == "LMS"), "mean"]
+    assert late["early_fusion"].iloc[0] == pytest.approx(early.iloc[0])
+    assert "Early vs late fusion" in markdown and "| Face KPD | LMS |" in markdown
+    assert (cells / "face_kpd__lms__late" / "confusion_matrix.png").stat().st_size > 0
     # The log says what is running before it runs, and extracts each feature once.
     assert [line for line in lines if line.endswith("fitting ...")] == [
         "None x LMS: fitting ...",
