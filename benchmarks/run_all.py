@@ -696,9 +696,6 @@ def part_growth(size: Callable[[str], Any], tmp: Path, seed: int) -> dict[str, A
 def part_scaling(quick: bool, tmp: Path, seed: int) -> dict[str, Any]:
     """bench_scaling.py in a subprocess: its Dask cluster stays out of this process."""
     script = Path(__file__).resolve().parent / "bench_scaling.py"
-    if not script.is_file():
-        print("\n## scaling\nTODO: benchmarks/bench_scaling.py is missing; no scaling table.")
-        return {"missing": "benchmarks/bench_scaling.py"}
     started = load()
     output = tmp / "scaling.json"
     sizes = (
