@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import json
 import numbers
+import sys
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -690,7 +691,7 @@ def evaluate_actor_cv(
         Folds fitted in parallel with joblib; ``None`` means 1, ``-1`` all cores.
     verbose : int, default=0
         ``0`` is silent, ``1`` shows a progress bar over the folds, ``2`` also prints each
-        fold's accuracy.
+        fold's accuracy. Both go to stderr.
     labels : sequence, default=None
         Label order of the confusion matrix and per-emotion F1; see :class:`ActorCVReport`.
 
@@ -770,7 +771,9 @@ def evaluate_actor_cv(
         score_time.append(fold_score)
         if verbose >= 2:
             accuracy = accuracy_score(y[splits[fold][1]], fold_pred)
-            progress.write(f"fold {fold}: accuracy {100 * accuracy:.2f} % ({fold_fit:.1f} s fit)")
+            # Beside the progress bar on stderr: stdout is left to the caller's results.
+            message = f"fold {fold}: accuracy {100 * accuracy:.2f} % ({fold_fit:.1f} s fit)"
+            progress.write(message, file=sys.stderr)
     # Back to the original row order; the test sets partition the rows (checked above).
     order = np.concatenate([test for _, test in splits])
     pooled = np.concatenate(fold_preds)
