@@ -488,7 +488,8 @@ def _heatmap(
                 text,
                 ha="center",
                 va="center",
-                color="w" if np.isnan(values[i, j]) else "k",
+                # Masked cells are left blank (white): their label must be dark to be seen.
+                color="0.45" if np.isnan(values[i, j]) else "k",
                 fontsize=8,
                 bbox={"facecolor": "white", "alpha": 0.6, "lw": 0},
             )
