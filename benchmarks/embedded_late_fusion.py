@@ -9,8 +9,9 @@ It reads that run's corpus and three of its cells, on the paper's five actor fol
 early-fusion ``FusionClassifier``). It adds two late fusions of the same two single-modality
 models on the same folds:
 
-* the product rule of the two cells' out-of-fold posteriors
-  (:func:`skemotion.model_selection.fuse_reports`; nothing trained);
+* the product rule of the two cells' out-of-fold posteriors, which the table run saved
+  under ``Face KPD x LMS``'s ``__late`` cell (:func:`skemotion.model_selection.fuse_reports`;
+  nothing trained);
 * the Luna-Jiménez et al. baseline, :class:`~skemotion.compose.LateFusionClassifier` with
   stacking: inside every outer training fold, each modality's TIM-Net is cross-validated
   over ``--inner-cv`` actor-grouped inner folds, a logistic regression learns from those
@@ -41,7 +42,6 @@ from skemotion.model_selection import (
     RavdessActorFolds,
     ReproduceSettings,
     evaluate_actor_cv,
-    fuse_reports,
 )
 from skemotion.model_selection._reproduce import _extractor, _model
 
@@ -49,7 +49,9 @@ CELLS = {
     "speech alone (LMS)": "none__lms",
     "face alone (KPD)": "face_kpd__none",
     "early fusion (FusionClassifier)": "face_kpd__lms",
+    "late fusion, product rule": "face_kpd__lms__late",
 }
+TRAINED_CELLS = ("none__lms", "face_kpd__none", "face_kpd__lms")
 
 
 def main() -> None:
@@ -70,7 +72,7 @@ def main() -> None:
     # The cells' fingerprint covers the corpus and every setting: matching it means the
     # models below are the table's own.
     settings = ReproduceSettings(max_epochs=args.epochs)
-    for slug in CELLS.values():
+    for slug in TRAINED_CELLS:
         record = json.loads((cells / slug / "cell.json").read_text())
         if record.get("fingerprint") != settings.fingerprint(corpus):
             raise SystemExit(
@@ -85,9 +87,6 @@ def main() -> None:
         transformer, column = _extractor(name, settings)
         features[name] = np.asarray(transformer.transform(corpus[column]), dtype=np.float32)
 
-    reports["late fusion, product rule"] = fuse_reports(
-        {"face": reports["face alone (KPD)"], "speech": reports["speech alone (LMS)"]}
-    )
     late = LateFusionClassifier(
         [(name, _model((name,), "multiclass", settings)) for name in ("lms", "kpd")],
         fusion="stacking",
@@ -130,12 +129,12 @@ def main() -> None:
 
 
 def _same_clips_and_folds(report: ActorCVReport, reference: ActorCVReport) -> ActorCVReport:
-    """The stacking report, after checking it scored the same clips on the same folds."""
+    """``report``, after checking it scored the reference's clips on the same folds."""
     if not (
         np.array_equal(report.y_true, reference.y_true)
         and np.array_equal(report.test_fold, reference.test_fold)
     ):
-        raise SystemExit("the stacking run did not use the table's clips and folds")
+        raise SystemExit("a report does not cover the table's clips and folds")
     return report
 
 

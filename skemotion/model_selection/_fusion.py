@@ -176,12 +176,8 @@ def fuse_reports(
         y_pred=np.asarray(classes)[fused.argmax(axis=1)],
         test_fold=first.test_fold,
         fold_actors=[list(actors) for actors in first.fold_actors],
-        fit_time=[
-            float(sum(r.fit_time[k] for r in reports.values())) for k in range(first.n_folds)
-        ],
-        score_time=[
-            float(sum(r.score_time[k] for r in reports.values())) for k in range(first.n_folds)
-        ],
+        fit_time=_per_fold_sum(reports, "fit_time"),
+        score_time=_per_fold_sum(reports, "score_time"),
         labels=first.labels,
         metadata={
             "fusion": f"{rule} rule of out-of-fold posteriors",
