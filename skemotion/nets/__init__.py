@@ -1,5 +1,6 @@
 """Networks: TIM-Net as a torch module and as skorch / scikit-learn classifiers."""
 
+from ._batchnorm import PreciseBatchNorm, recompute_batchnorm_statistics
 from ._callbacks import GroupedValidSplit, RestoreBestCheckpoint
 from ._classifier import PAPER_HYPERPARAMETERS, TIMNetBinaryClassifier, TIMNetClassifier
 from ._functional import causal_conv_bn_relu, causal_conv_bn_relu_reference
@@ -11,6 +12,7 @@ __all__ = [
     "FusionClassifier",
     "FusionTIMNet",
     "GroupedValidSplit",
+    "PreciseBatchNorm",
     "RestoreBestCheckpoint",
     "TIMNet",
     "TIMNetBinaryClassifier",
@@ -18,4 +20,5 @@ __all__ = [
     "TemporalAwareBlock",
     "causal_conv_bn_relu",
     "causal_conv_bn_relu_reference",
+    "recompute_batchnorm_statistics",
 ]

@@ -17,6 +17,7 @@ from skorch.callbacks import EpochScoring
 from torch import nn
 from torch.utils.data import Dataset
 
+from ._batchnorm import PreciseBatchNorm
 from ._callbacks import GroupedValidSplit, RestoreBestCheckpoint
 from ._data import ArrayBatchLoader
 from ._timnet import TIMNet
@@ -103,6 +104,14 @@ class TIMNetClassifier(NeuralNetClassifier):
     checkpoint_monitor : str or None, default="train_loss"
         History key whose lowest epoch is restored at the end of ``fit``; None keeps the
         last epoch.
+    batchnorm_statistics : {"precise", "running"}, default="precise"
+        Statistics the fitted network's batch-norm layers use at prediction time.
+        ``"precise"`` recomputes them at the end of ``fit``, for the weights kept, over
+        all the training data (one forward pass without dropout): right whatever the
+        number of optimiser steps. ``"running"`` keeps the running averages updated
+        with ``module__bn_momentum`` during training, as the Keras reference does; after
+        a few hundred steps at the default momentum they are still mostly their initial
+        values, which puts short runs and small corpora near chance.
     random_state : int or None, default=None
         Seeds weight initialisation, shuffling and dropout; the caller's global torch
         random state is left untouched.
@@ -147,6 +156,7 @@ class TIMNetClassifier(NeuralNetClassifier):
         label_smoothing: float = 0.1,
         train_split: GroupedValidSplit | None = None,
         checkpoint_monitor: str | None = "train_loss",
+        batchnorm_statistics: str = "precise",
         random_state: int | None = None,
         device: str = "cpu",
         verbose: int = 0,
@@ -168,6 +178,7 @@ class TIMNetClassifier(NeuralNetClassifier):
         )
         self.label_smoothing = label_smoothing
         self.checkpoint_monitor = checkpoint_monitor
+        self.batchnorm_statistics = batchnorm_statistics
         self.random_state = random_state
 
     @classmethod
@@ -220,6 +231,9 @@ class TIMNetClassifier(NeuralNetClassifier):
         )
         if self.checkpoint_monitor is not None:
             callbacks.append(("checkpoint", RestoreBestCheckpoint(self.checkpoint_monitor)))
+        if self.batchnorm_statistics == "precise":
+            # After the checkpoint: the statistics must be those of the weights kept.
+            callbacks.append(("precise_bn", PreciseBatchNorm()))
         return callbacks
 
     def _module_output_size(self) -> int:
@@ -299,6 +313,11 @@ class TIMNetClassifier(NeuralNetClassifier):
         ``groups`` (the actor of each clip) is only used by a :class:`GroupedValidSplit`;
         it never reaches the network.
         """
+        if self.batchnorm_statistics not in ("precise", "running"):
+            raise ValueError(
+                "batchnorm_statistics must be 'precise' or 'running', got "
+                f"{self.batchnorm_statistics!r}."
+            )
         X = self._validate_X(X, reset=True)
         if y is None:
             raise ValueError(

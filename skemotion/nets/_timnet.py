@@ -162,8 +162,9 @@ class TIMNet(nn.Module):
         Spatial dropout rate in every layer.
     bn_momentum : float, default=0.01
         Batch-norm running-statistics momentum, PyTorch's convention (Keras' default 0.99
-        of the reference is 0.01 here). Raise it for runs of only a few dozen steps, where
-        the running statistics would otherwise lag the batch statistics.
+        of the reference is 0.01 here). skemotion's classifiers replace the running
+        statistics by exact ones at the end of ``fit`` (``batchnorm_statistics="precise"``),
+        so it only matters to a module trained by other code.
     fused : bool, default=True
         Fused CPU kernel for the causal layers (same numbers as the reference path).
     matmul_dtype : torch.dtype, str or None, default=None
