@@ -64,7 +64,7 @@ def _allowed_classes() -> dict[str, type]:
         TIMNetClassifier,
     )
     from .nets._data import ArrayBatchLoader
-    from .preprocessing import TemporalStandardScaler
+    from .preprocessing import SubjectNormalizer, TemporalStandardScaler
 
     classes: list[type] = [
         Pipeline,
@@ -81,6 +81,7 @@ def _allowed_classes() -> dict[str, type]:
         FineTunedTIMNetClassifier,
         PretrainedTIMNet,
         TemporalStandardScaler,
+        SubjectNormalizer,
         TIMNetClassifier,
         TIMNetBinaryClassifier,
         TIMNet,

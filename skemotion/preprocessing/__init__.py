@@ -1,5 +1,6 @@
-"""Preprocessing of time series features of shape ``(n_clips, n_frames, n_features)``."""
+"""Preprocessing of feature arrays: global and per-subject standardisation."""
 
+from ._subject import SubjectNormalizer, subject_statistics
 from ._temporal_scaler import TemporalStandardScaler
 
-__all__ = ["TemporalStandardScaler"]
+__all__ = ["SubjectNormalizer", "TemporalStandardScaler", "subject_statistics"]

@@ -40,7 +40,7 @@ from skemotion.face import (
     KeyPointDistances,
 )
 from skemotion.nets import FusionClassifier, TIMNetBinaryClassifier, TIMNetClassifier
-from skemotion.preprocessing import TemporalStandardScaler
+from skemotion.preprocessing import SubjectNormalizer, TemporalStandardScaler
 
 
 def _tiny_wav2vec2() -> Any:
@@ -133,6 +133,7 @@ INIT_PARAMS: dict[type[Any], dict[str, Any]] = {
         "module__kind": "wav2vec2",
         "module__n_features": 1,
     },
+    SubjectNormalizer: {},
 }
 _WAV2VEC2 = _tiny_wav2vec2()
 if _WAV2VEC2 is not None:
@@ -242,9 +243,45 @@ _MODALITY_UNION_FAILURES = dict.fromkeys(
     _DICT_OUTPUT,
 )
 
+_NEEDS_SUBJECTS = (
+    "Standardises each subject's clips by that subject's statistics, so it needs the subject "
+    "of every clip: from the clip table's subject column or fit(X, subjects=...). The checks "
+    "fit bare matrices and are refused with a ValueError saying so (malformed matrices "
+    "still get scikit-learn's own messages: those checks pass). "
+    "preprocessing/tests/test_subject.py runs the same contract with subjects."
+)
+_SUBJECT_CHECKS = (
+    "check_dict_unchanged",
+    "check_dont_overwrite_parameters",
+    "check_dtype_object",
+    "check_estimators_dtypes",
+    "check_estimators_fit_returns_self",
+    "check_estimators_nan_inf",
+    "check_estimators_overwrite_params",
+    "check_estimators_pickle",
+    "check_f_contiguous_array_estimator",
+    "check_fit2d_1feature",
+    "check_fit2d_1sample",
+    "check_fit2d_predict1d",
+    "check_fit_check_is_fitted",
+    "check_fit_idempotent",
+    "check_fit_score_takes_y",
+    "check_methods_sample_order_invariance",
+    "check_methods_subset_invariance",
+    "check_n_features_in",
+    "check_n_features_in_after_fitting",
+    "check_pipeline_consistency",
+    "check_positive_only_tag_during_fit",
+    "check_readonly_memmap_input",
+    "check_transformer_data_not_an_array",
+    "check_transformer_general",
+    "check_transformer_preserve_dtypes",
+)
+
 EXPECTED_FAILED_CHECKS: dict[str, dict[str, str]] = {
     "LogMelSpectrogram": {"check_estimators_dtypes": _INTEGER_PCM},
     "TemporalStandardScaler": {},
+    "SubjectNormalizer": dict.fromkeys(_SUBJECT_CHECKS, _NEEDS_SUBJECTS),
     "TIMNetClassifier": {
         "check_no_attributes_set_in_init": _SKORCH_INIT,
     },
