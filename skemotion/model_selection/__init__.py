@@ -1,6 +1,6 @@
 """Actor-grouped cross-validation for speaker-independent evaluation."""
 
-from ._evaluate import ActorCVReport, evaluate_actor_cv
+from ._evaluate import ActorCVReport, describe_protocol, evaluate_actor_cv
 from ._fusion import fuse_posteriors, fuse_reports
 from ._reproduce import (
     PAPER_TABLE1,
@@ -25,6 +25,7 @@ __all__ = [
     "RavdessActorFolds",
     "ReproduceSettings",
     "check_no_group_overlap",
+    "describe_protocol",
     "evaluate_actor_cv",
     "fuse_posteriors",
     "fuse_reports",

@@ -26,12 +26,13 @@ from tqdm.auto import tqdm
 
 from .. import EMOTIONS
 from .._parallel import streaming_return_as
+from ..preprocessing import INDUCTIVE_PROTOCOL, calibration_protocol
 from ._split import PAPER_ACTOR_FOLDS, RavdessActorFolds, check_no_group_overlap
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-__all__ = ["ActorCVReport", "evaluate_actor_cv"]
+__all__ = ["ActorCVReport", "describe_protocol", "evaluate_actor_cv"]
 
 _REPORT_FILES = {
     "json": "report.json",
@@ -87,6 +88,14 @@ class ActorCVReport:
         in code order, followed by any other label.
     metadata : dict, default={}
         Free-form, JSON-serialisable description of the run (data, settings, versions).
+    protocol : dict, default={"protocol": "inductive", ...}
+        Whether the model read statistics of the test subjects:
+        ``{"protocol": "inductive", ...}`` (nothing but each test clip), or
+        ``{"protocol": "transductive", "calibrations": {...}}`` with the source and number
+        of each test subject's own clips its calibration used, as
+        :func:`skemotion.preprocessing.calibration_protocol` describes the estimator.
+        Shown first by :meth:`to_markdown`, so a transductive figure is never mistaken for a
+        standard one.
     y_proba : ndarray of shape (n_samples, n_classes) or None, default=None
         Out-of-fold posteriors, like ``y_pred`` (each row from the model of the fold that
         tested it), when the estimator has ``predict_proba``: the input of late fusion.
@@ -140,6 +149,7 @@ class ActorCVReport:
     score_time: list[float]
     labels: list[Any] | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    protocol: dict[str, Any] = field(default_factory=lambda: dict(INDUCTIVE_PROTOCOL))
     y_proba: np.ndarray | None = field(default=None, repr=False)
     proba_classes: list[Any] | None = None
     fold_accuracy: list[float] = field(init=False)
@@ -235,6 +245,7 @@ class ActorCVReport:
             "y_pred": _to_builtin(self.y_pred),
             "test_fold": self.test_fold.tolist(),
             "metadata": self.metadata,
+            "protocol": self.protocol,
             **(
                 {}
                 if self.y_proba is None
@@ -287,6 +298,8 @@ class ActorCVReport:
             score_time=list(data["score_time"]),
             labels=list(data["labels"]),
             metadata=dict(data.get("metadata", {})),
+            # Reports written before subject calibration existed were all inductive.
+            protocol=dict(data.get("protocol", INDUCTIVE_PROTOCOL)),
             y_proba=None if "y_proba" not in data else np.asarray(data["y_proba"], dtype=float),
             proba_classes=None if "proba_classes" not in data else list(data["proba_classes"]),
         )
@@ -341,12 +354,13 @@ class ActorCVReport:
         ...     test_fold=np.array([0, 1]), fold_actors=[[1], [2]],
         ...     fit_time=[0.1, 0.1], score_time=[0.0, 0.0],
         ... )
-        >>> print(report.to_markdown().splitlines()[0])
+        >>> print(report.to_markdown().splitlines()[2])
         | Fold | Test actors | Test clips | Accuracy (%) | Fit time (s) |
         """
         lines: list[str] = []
         if title is not None:
             lines += [f"## {title}", ""]
+        lines += [f"Protocol: {describe_protocol(self.protocol)}.", ""]
         lines += [
             "| Fold | Test actors | Test clips | Accuracy (%) | Fit time (s) |",
             "| ---: | --- | ---: | ---: | ---: |",
@@ -791,8 +805,45 @@ def evaluate_actor_cv(
         score_time=score_time,
         labels=None if labels is None else list(labels),
         metadata={"cv": repr(cv), "estimator": repr(estimator)},
+        protocol=calibration_protocol(estimator),
         y_proba=y_proba,
         proba_classes=proba_classes,
+    )
+
+
+def describe_protocol(protocol: Mapping[str, Any]) -> str:
+    """One line saying what a result read of its test subjects.
+
+    Parameters
+    ----------
+    protocol : mapping
+        :attr:`ActorCVReport.protocol`.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> describe_protocol({"protocol": "inductive"})
+    'inductive (standard: nothing of a test subject but the clip predicted)'
+    """
+    if protocol.get("protocol") != "transductive":
+        return "inductive (standard: nothing of a test subject but the clip predicted)"
+    parts = []
+    for path, calibration in protocol.get("calibrations", {}).items():
+        n_clips = calibration.get("n_clips")
+        clips = "all" if n_clips is None else f"{n_clips} ({calibration.get('selection')})"
+        statistics = "mean + std" if calibration.get("with_std") else "mean"
+        where = f"{path}: " if path else ""
+        parts.append(
+            f"{where}{statistics} of each subject's {calibration.get('source')} clips, "
+            f"{clips} of them"
+        )
+    return (
+        "transductive (subject calibration from each test subject's own unlabeled clips; "
+        + "; ".join(parts)
+        + ")"
     )
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from ..preprocessing import INDUCTIVE_PROTOCOL
 from ._evaluate import ActorCVReport
 
 __all__ = ["fuse_posteriors", "fuse_reports"]
@@ -184,9 +185,23 @@ def fuse_reports(
             "weights": None if weights is None else [float(w) for w in weights],
             "inputs": {name: dict(report.metadata) for name, report in reports.items()},
         },
+        protocol=_fused_protocol(reports),
         y_proba=fused,
         proba_classes=classes,
     )
+
+
+def _fused_protocol(reports: Mapping[str, ActorCVReport]) -> dict[str, Any]:
+    """Transductive as soon as one input read statistics of the test subjects."""
+    calibrations = {
+        f"{name}: {path}" if path else name: calibration
+        for name, report in reports.items()
+        if report.protocol.get("protocol") == "transductive"
+        for path, calibration in report.protocol.get("calibrations", {}).items()
+    }
+    if not calibrations:
+        return dict(INDUCTIVE_PROTOCOL)
+    return {"protocol": "transductive", "calibrations": calibrations}
 
 
 def _per_fold_sum(reports: Mapping[str, ActorCVReport], times: str) -> list[float]:

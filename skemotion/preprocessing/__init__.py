@@ -1,6 +1,17 @@
 """Preprocessing of feature arrays: global and per-subject standardisation."""
 
-from ._subject import SubjectNormalizer, subject_statistics
+from ._subject import (
+    INDUCTIVE_PROTOCOL,
+    SubjectNormalizer,
+    calibration_protocol,
+    subject_statistics,
+)
 from ._temporal_scaler import TemporalStandardScaler
 
-__all__ = ["SubjectNormalizer", "TemporalStandardScaler", "subject_statistics"]
+__all__ = [
+    "INDUCTIVE_PROTOCOL",
+    "SubjectNormalizer",
+    "TemporalStandardScaler",
+    "calibration_protocol",
+    "subject_statistics",
+]

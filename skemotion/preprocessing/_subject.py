@@ -16,7 +16,18 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted
 from skorch.helper import SliceDict
 
-__all__ = ["SubjectNormalizer", "subject_statistics"]
+__all__ = [
+    "INDUCTIVE_PROTOCOL",
+    "SubjectNormalizer",
+    "calibration_protocol",
+    "subject_statistics",
+]
+
+INDUCTIVE_PROTOCOL: dict[str, Any] = {
+    "protocol": "inductive",
+    "description": "no statistics of the test subjects",
+}
+"""The protocol of a model that reads nothing of a test subject but the clip it predicts."""
 
 _FLOAT_DTYPES = [np.float64, np.float32]
 
@@ -488,6 +499,51 @@ class SubjectNormalizer(TransformerMixin, BaseEstimator):
         if isinstance(features, Mapping):
             return SliceDict(**{key: apply(value, key) for key, value in features.items()})
         return apply(features, None)
+
+
+def calibration_protocol(estimator: Any) -> dict[str, Any]:
+    """Whether ``estimator`` reads statistics of the test subjects, and which.
+
+    Parameters
+    ----------
+    estimator : estimator
+        A model, pipeline or any composite of them.
+
+    Returns
+    -------
+    protocol : dict
+        :data:`INDUCTIVE_PROTOCOL` (``{"protocol": "inductive", ...}``) when no
+        :class:`SubjectNormalizer` is inside; otherwise ``{"protocol": "transductive",
+        "calibrations": {path: SubjectNormalizer.describe()}}``, keyed by each
+        normalizer's parameter path (``""`` for the estimator itself).
+
+    Examples
+    --------
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> calibration_protocol(make_pipeline(LogisticRegression()))["protocol"]
+    'inductive'
+    >>> found = calibration_protocol(make_pipeline(SubjectNormalizer(n_clips=8),
+    ...                                            LogisticRegression()))
+    >>> found["protocol"], found["calibrations"]["subjectnormalizer"]["n_clips"]
+    ('transductive', 8)
+    """
+    found = {path: normalizer.describe() for path, normalizer in _normalizers(estimator, "")}
+    if not found:
+        return dict(INDUCTIVE_PROTOCOL)
+    return {"protocol": "transductive", "calibrations": found}
+
+
+def _normalizers(estimator: Any, path: str) -> list[tuple[str, SubjectNormalizer]]:
+    found = [(path, estimator)] if isinstance(estimator, SubjectNormalizer) else []
+    if not hasattr(estimator, "get_params") or isinstance(estimator, type):
+        return found
+    # Deep parameters name every nested estimator the way GridSearchCV addresses it.
+    return found + [
+        (name, value)
+        for name, value in estimator.get_params(deep=True).items()
+        if isinstance(value, SubjectNormalizer)
+    ]
 
 
 def _fit_transform(transformer: Any, X: Any, y: Any) -> Any:

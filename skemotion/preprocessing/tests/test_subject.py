@@ -297,3 +297,33 @@ def test_contract_of_the_common_checks_with_subjects() -> None:
     np.testing.assert_allclose(normalizer.transform(table.iloc[order]), first[order], rtol=1e-6)
     np.testing.assert_allclose(normalizer.transform(table.iloc[:5]), first[:5], rtol=1e-6)
     assert normalizer.transform(table.astype({"f0": "float64"})).dtype == np.float32
+
+
+def test_reports_state_the_protocol_of_every_result() -> None:
+    from skemotion.model_selection import ActorCVReport, evaluate_actor_cv, fuse_reports
+    from skemotion.preprocessing import calibration_protocol
+
+    table = _table(n_subjects=5, n_clips=16)
+    y = table.emotion.to_numpy()
+    groups = table.actor.to_numpy()
+    standard = evaluate_actor_cv(
+        make_pipeline(ColumnFeatures(), LogisticRegression()), table, y, groups
+    )
+    calibrated = evaluate_actor_cv(
+        make_pipeline(SubjectNormalizer(ColumnFeatures(), n_clips=8), LogisticRegression()),
+        table,
+        y,
+        groups,
+    )
+    assert standard.protocol["protocol"] == "inductive"
+    assert calibrated.protocol == calibration_protocol(
+        make_pipeline(SubjectNormalizer(n_clips=8), LogisticRegression())
+    )
+    assert "Protocol: inductive" in standard.to_markdown()
+    assert "Protocol: transductive" in calibrated.to_markdown()
+    assert "8 (first) of them" in calibrated.to_markdown()
+    assert ActorCVReport.from_dict(calibrated.to_dict()).protocol == calibrated.protocol
+    fused = fuse_reports({"a": standard, "b": calibrated})
+    assert fused.protocol["protocol"] == "transductive"
+    assert list(fused.protocol["calibrations"]) == ["b: subjectnormalizer"]
+    assert fuse_reports({"a": standard, "c": standard}).protocol["protocol"] == "inductive"
