@@ -345,10 +345,10 @@ def write_tracking_corpus(
     repetitions: tuple[int, ...] = (1, 2),
     modality: str = "audio-video",
     layout: str = "ravdess",
-    audio: bool = False,
+    audio_root: Path | None = None,
     seed: int = 0,
 ) -> list[Path]:
-    """A flat folder of tracking CSVs (and, with ``audio``, ``Actor_XX/03-01-*.wav``).
+    """A flat folder of tracking CSVs, and the speech in ``audio_root/Actor_XX/03-01-*.wav``.
 
     The clips of the RAVDESS speech design for these actors, restricted to the given
     emotions, intensities and repetitions (neutral has its normal intensity only).
@@ -368,8 +368,8 @@ def write_tracking_corpus(
         video = dataclasses.replace(name, modality=modality)
         paths.append(root / video.to_name(".csv"))
         write_tracking_csv(paths[-1], layout=layout, seed=seed)
-        if audio:
-            wav = root / f"Actor_{name.actor:02d}" / name.to_name(".wav")
+        if audio_root is not None:
+            wav = audio_root / f"Actor_{name.actor:02d}" / name.to_name(".wav")
             wav.parent.mkdir(parents=True, exist_ok=True)
             sf.write(wav, synthesize_speech(name, random_state=seed), 48_000, subtype="PCM_16")
     return paths
