@@ -297,10 +297,16 @@ def test_linked_actor_folders_are_followed_once(tmp_path: Path) -> None:
     )
     (corpus / "03-01-02-01-01-01-07.wav").symlink_to(tmp_path / "gone.wav")  # broken: skipped
 
+    # A folder reachable both from the top and through a link deeper down is read at the
+    # top, where no Actor_XX folder above it disagrees with its files.
+    _touch(corpus / "FacialTracking" / "01-01-05-02-01-02-04.csv")
+    (store / "Actor_03" / "tracks").symlink_to(corpus / "FacialTracking", target_is_directory=True)
+
     frame = load_ravdess(corpus).frame
-    assert list(frame["actor"]) == [3, 4, 6]
-    assert frame["path"].tolist()[:2] == [
+    assert list(frame["actor"]) == [3, 4, 4, 6]
+    assert frame["path"].tolist()[:3] == [
         str(corpus / "Actor_03" / "03-01-05-02-01-02-03.wav"),
+        str(corpus / "FacialTracking" / "01-01-05-02-01-02-04.csv"),
         str(corpus / "Actor_04" / "03-01-05-02-01-02-04.wav"),
     ]
 
