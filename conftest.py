@@ -38,3 +38,25 @@ def av_corpus(tmp_path_factory: pytest.TempPathFactory):
     root = tmp_path_factory.mktemp("av_corpus")
     make_ravdess_like(root, n_actors=AV_CORPUS_ACTORS, video=True, n_jobs=2, random_state=0)
     return root
+
+
+@pytest.fixture(scope="session")
+def tracking_corpus(tmp_path_factory: pytest.TempPathFactory):
+    """Speech and RAVDESS-format OpenFace tracking CSVs of 5 actors, 16 recordings each.
+
+    ``Actor_XX/03-01-*.wav`` (the embedded corpus's speech) beside a flat
+    ``FacialTracking/01-01-*.csv`` folder written in the exact header of RAVDESS's
+    "Facial Landmark Tracking" set: the normal-intensity first repetitions, which hold
+    every actor's neutral reference clips. ``FacialTracking`` alone is a CSV-only corpus.
+    """
+    from skemotion.face.tests._openface_fixture import write_tracking_corpus
+
+    root = tmp_path_factory.mktemp("tracking_corpus")
+    write_tracking_corpus(
+        root / "FacialTracking",
+        actors=tuple(range(1, AV_CORPUS_ACTORS + 1)),
+        intensities=("normal",),
+        repetitions=(1,),
+        audio_root=root,
+    )
+    return root

@@ -143,7 +143,10 @@ def _build_parser() -> argparse.ArgumentParser:
         "--data",
         type=Path,
         metavar="DIR",
-        help="RAVDESS folder (Actor_XX/03-01-*.wav for lms, Actor_XX/02-01-*.mp4 for kpd)",
+        help=(
+            "RAVDESS folder (Actor_XX/03-01-*.wav for lms; for kpd Actor_XX/02-01-*.mp4 or "
+            "01-01-*.mp4, or OpenFace tracking CSVs named like them, e.g. 01-01-*.csv)"
+        ),
     )
     evaluate.add_argument(
         "--features",
@@ -151,7 +154,8 @@ def _build_parser() -> argparse.ArgumentParser:
         default="lms",
         help=(
             "lms: speech log-mel spectrogram; kpd: face key-point distances from the videos "
-            "(embedded dlib landmarks, cached on disk) (default: %(default)s)"
+            "(embedded dlib landmarks, cached on disk) or from OpenFace tracking CSVs "
+            "(default: %(default)s)"
         ),
     )
     evaluate.add_argument(
@@ -240,7 +244,12 @@ def _build_parser() -> argparse.ArgumentParser:
         ),
     )
     reproduce.add_argument("table", choices=("table1", "table2"), help="which table")
-    reproduce.add_argument("--data", type=Path, metavar="DIR", help="RAVDESS folder")
+    reproduce.add_argument(
+        "--data",
+        type=Path,
+        metavar="DIR",
+        help="RAVDESS folder: audio, and videos or OpenFace tracking CSVs (01-01-*.csv)",
+    )
     reproduce.add_argument(
         "--output", type=Path, metavar="DIR", help="where results go (default: skemotion-TABLE)"
     )
@@ -306,6 +315,23 @@ def _load_data(root: Path, *, n_actors: int | None, modality: str = "audio-only"
         raise CLIError(str(exc)) from exc
 
 
+def _load_face_data(root: Path, *, n_actors: int | None) -> Any:
+    """The face clip of each recording: its video-only file, else its audio-video one.
+
+    Either may be an OpenFace tracking CSV named like the video (RAVDESS's own tracking
+    set is named after the audio-video files, 01-01-*.csv), see ``load_ravdess``.
+    """
+    for modality in ("video-only", "audio-video"):
+        try:
+            return _load_data(root, n_actors=n_actors, modality=modality)
+        except FileNotFoundError:
+            continue
+    raise FileNotFoundError(
+        f"no RAVDESS face clips under {root}: expected videos (Actor_XX/02-01-*.mp4 or "
+        "01-01-*.mp4) or OpenFace tracking CSVs named like them (01-01-*.csv)"
+    )
+
+
 def _embedded_corpus(
     root: Path, *, n_actors: int, n_jobs: int | None, modality: str = "audio-only"
 ) -> Any:
@@ -360,6 +386,8 @@ def _evaluate(args: argparse.Namespace) -> int:
             n_jobs=args.n_jobs,
             modality=feature["modality"],
         )
+    elif args.features == "kpd":
+        data = _load_face_data(args.data, n_actors=n_actors)
     else:
         data = _load_data(args.data, n_actors=n_actors, modality=feature["modality"])
     if args.epochs is not None:
@@ -388,11 +416,14 @@ def _evaluate(args: argparse.Namespace) -> int:
     # Imported only now: torch takes seconds to load, input errors should not wait for it.
     from .compose import make_face_pipeline, make_speech_pipeline
 
+    backend = None
     if args.features == "kpd":
-        from .face import FaceLandmarks
+        from .face import FaceLandmarks, landmark_backend_for
 
+        # Tracking CSVs in place of the videos: OpenFace's landmarks, read, not tracked.
+        backend = landmark_backend_for(data.frame["path"])
         pipeline = make_face_pipeline(
-            landmarks=FaceLandmarks(n_jobs=args.n_jobs, verbose=1),
+            landmarks=FaceLandmarks(backend, n_jobs=args.n_jobs, verbose=1),
             max_epochs=epochs,
             random_state=args.seed,
             **(QUICK_NET if args.quick else {}),
@@ -421,7 +452,10 @@ def _evaluate(args: argparse.Namespace) -> int:
         # Read back from the landmark cache: how often the face was actually found.
         tracks = pipeline.named_steps["kpd"].landmarks.extract(data.frame["path"].tolist())
         success = np.concatenate([t.success for t in tracks if t is not None])
-        face_found = {"face_found_fraction": round(float(success.mean()), 5)}
+        face_found = {
+            "landmarks": backend,
+            "face_found_fraction": round(float(success.mean()), 5),
+        }
         print(
             f"Face found in {100 * success.mean():.2f} % of {success.size} frames "
             "(the others interpolated from their neighbours).",
@@ -540,7 +574,7 @@ def _predict(args: argparse.Namespace) -> int:
 
 
 def _reproduction_corpus(args: argparse.Namespace, output: Path, n_actors: int | None) -> Any:
-    """One row per recording: audio_path, video_path (when there are videos), labels."""
+    """One row per recording: audio_path and / or video_path (a video or tracking CSV), labels."""
     from .datasets import load_ravdess_audiovisual
 
     if args.data is None:
@@ -563,8 +597,19 @@ def _reproduction_corpus(args: argparse.Namespace, output: Path, n_actors: int |
             ).frame
         except (ValueError, FileNotFoundError):
             continue
-    # No videos: a speech-only corpus, where every visual cell is skipped with that reason.
-    speech = _load_data(root, n_actors=n_actors).frame
+    # One side only: speech (every visual cell is then skipped with that reason) or faces,
+    # videos or tracking CSVs (every speech cell skipped).
+    try:
+        speech = _load_data(root, n_actors=n_actors).frame
+    except FileNotFoundError:
+        try:
+            face = _load_face_data(root, n_actors=n_actors).frame
+        except FileNotFoundError:
+            raise FileNotFoundError(
+                f"no RAVDESS clips under {root}: expected audio (Actor_XX/03-01-*.wav), "
+                "videos (02-01-*.mp4, 01-01-*.mp4) or OpenFace tracking CSVs (01-01-*.csv)"
+            ) from None
+        return face.rename(columns={"path": "video_path"})
     return speech.rename(columns={"path": "audio_path"})
 
 

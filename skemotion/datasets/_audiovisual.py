@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Literal
 
+import pandas as pd
 from sklearn.utils import Bunch
 
 from .. import EMOTIONS
@@ -16,6 +17,7 @@ from ._ravdess import load_ravdess
 __all__ = ["AUDIOVISUAL_COLUMNS", "load_ravdess_audiovisual"]
 
 # What identifies a recording across its files: every name field but the modality.
+_OTHER_VIDEO = {"video-only": "audio-video", "audio-video": "video-only"}
 _RECORDING_KEY = ("vocal_channel", "emotion", "intensity", "statement", "repetition", "actor")
 
 AUDIOVISUAL_COLUMNS: tuple[str, ...] = (
@@ -51,6 +53,15 @@ def load_ravdess_audiovisual(
     name field but the modality (channel, emotion, intensity, statement, repetition,
     actor). The table feeds :class:`~skemotion.compose.ModalityUnion`, whose speech
     transformer reads ``audio_path`` and face transformer ``video_path``.
+
+    The video side may be an OpenFace tracking CSV (RAVDESS's "Facial Landmark Tracking"
+    set, named like the videos: ``01-01-*.csv``) where the video is absent, as
+    :func:`load_ravdess` indexes them: wav files and a folder of tracking CSVs pair into
+    rows whose ``video_path`` is the CSV. A tracking CSV of the other video modality
+    (``01-*`` for ``video="video-only"``, ``02-*`` for ``"audio-video"``) stands in for a
+    missing video file, since both are the same filmed performance; video files of the
+    other modality do not (``video`` says which file to decode). A CSV is never the
+    audio side.
 
     Parameters
     ----------
@@ -90,13 +101,29 @@ def load_ravdess_audiovisual(
     """
     if on_unpaired not in ("raise", "skip"):
         raise ValueError(f"on_unpaired must be 'raise' or 'skip', got {on_unpaired!r}")
-    modalities = {audio, video}
+    other_video = _OTHER_VIDEO[video]
     clips = load_ravdess(
-        root, modalities=modalities, include_song=include_song, actors=actors
+        root, modalities={audio, video, other_video}, include_song=include_song, actors=actors
     ).frame
-    audio_rows = clips[clips["modality"] == audio]
+    tracking = clips["path"].str.lower().str.endswith(".csv")
+    audio_rows = clips[(clips["modality"] == audio) & ~tracking]  # a face track has no sound
     video_rows = clips[clips["modality"] == video]
     key = list(_RECORDING_KEY)
+    # 01-* and 02-* are the same performance filmed once (02 is 01 without its sound), so
+    # a face tracked on either is this recording's face: RAVDESS's tracking set is named
+    # after the 01-* videos, and stands in for the 02-* ones that are absent.
+    stand_ins = clips[(clips["modality"] == other_video) & tracking].merge(
+        video_rows[key], on=key, how="left", indicator=True
+    )
+    stand_ins = stand_ins[stand_ins["_merge"] == "left_only"].drop(columns="_merge")
+    video_rows = pd.concat([video_rows, stand_ins], ignore_index=True)
+    if audio_rows.empty and tracking.any():
+        tracked = sorted(set(clips.loc[tracking, "modality"]))
+        raise ValueError(
+            f"No {audio} audio file under {root}: the {int(tracking.sum())} OpenFace tracking "
+            "CSV(s) found there hold faces but no sound; for the faces alone use "
+            f"load_ravdess(root, modalities={tracked[:1]})"
+        )
     merged = audio_rows.merge(
         video_rows[[*key, "path"]],
         on=key,

@@ -15,6 +15,8 @@ from sklearn.utils import Bunch
 
 from skemotion import EMOTIONS
 
+from .._files import walk_files
+
 __all__ = [
     "INTENSITIES",
     "MODALITIES",
@@ -51,6 +53,11 @@ _MODALITY_EXTENSIONS: dict[str, tuple[str, ...]] = {
     "video-only": (".mp4",),
 }
 _MEDIA_EXTENSIONS = frozenset(ext for exts in _MODALITY_EXTENSIONS.values() for ext in exts)
+# OpenFace names its CSV after the video it tracked (RAVDESS's own "Facial Landmark
+# Tracking" set: 01-01-...csv, flat): such a CSV is that video's face when the video
+# itself is absent.
+_TRACKING_EXTENSION = ".csv"
+_VIDEO_MODALITIES = ("audio-video", "video-only")
 _ACTOR_DIR = re.compile(r"^actor_(\d+)$", re.IGNORECASE)
 _FIELD = re.compile(r"^\d{2}$")
 
@@ -312,8 +319,20 @@ def load_ravdess(
 
     Finds audio-only clips ``03-VV-*.wav`` / ``.flac`` and video clips
     ``01-VV-*.mp4`` (audio-video) or ``02-VV-*.mp4`` (video-only) anywhere under
-    ``root``, in the official ``Actor_XX/`` folders or flat. Nothing is decoded:
-    the result is a table of paths and labels.
+    ``root``, in the official ``Actor_XX/`` folders or flat; symbolic links to
+    folders and files are followed (each real folder once, so a link cycle ends).
+    Nothing is decoded: the result is a table of paths and labels.
+
+    **OpenFace tracking CSVs.** A CSV named like a video (``01-VV-*.csv`` or
+    ``02-VV-*.csv``: RAVDESS's own "Facial Landmark Tracking" set, or the output of
+    OpenFace's ``FeatureExtraction`` on the videos) stands for that video's face: where
+    the video itself is absent, the clip's row has the CSV as its ``path``, with the
+    modality its name says. A folder of tracking CSVs alone therefore gives one
+    ``audio-video`` (or ``video-only``) row per CSV, and wav files beside them give
+    their ``audio-only`` rows as usual. Where the video is present too, the row is the
+    video, whose CSV :class:`~skemotion.face.FaceLandmarks` (``backend="openface"``)
+    finds by name, beside it or under its ``openface_dir``. The face features read a
+    CSV row with ``FaceLandmarks("openface")``; the dlib backend needs video frames.
 
     Parameters
     ----------
@@ -332,7 +351,8 @@ def load_ravdess(
         What to do with a media file (``.wav``, ``.flac``, ``.mp4``) whose name is
         not a valid RAVDESS name: ``"raise"`` a ``ValueError`` naming it, or
         ``"skip"`` it, with one warning giving the count and the first names.
-        Other files (README, CSV, ...) and hidden files are always ignored.
+        Other files (README, CSVs not named like a video, ...) and hidden files are
+        always ignored.
     return_X_y : bool, default=False
         Return ``(frame, y, groups)`` instead of a Bunch.
 
@@ -384,27 +404,34 @@ def load_ravdess(
         raise NotADirectoryError(f"RAVDESS root {root_path} is not a folder")
 
     rows: list[dict[str, object]] = []
+    tracking_rows: list[dict[str, object]] = []
     bad_names: list[str] = []
-    for path in sorted(root_path.rglob("*")):
+    for path in sorted(walk_files(root_path)):
         relative = path.relative_to(root_path)
-        if path.suffix.lower() not in _MEDIA_EXTENSIONS or _is_ignored(relative):
+        suffix = path.suffix.lower()
+        tracking = suffix == _TRACKING_EXTENSION
+        if (suffix not in _MEDIA_EXTENSIONS and not tracking) or _is_ignored(relative):
             continue
         if not path.is_file():
             continue
         try:
             name = parse_ravdess_name(path)
         except ValueError:
+            if tracking:
+                continue  # any other table (a README.csv, per-clip AU means) is not a clip
             if on_error == "raise":
                 raise
             bad_names.append(str(relative))
             continue
+        if tracking and name.modality not in _VIDEO_MODALITIES:
+            continue  # OpenFace tracks videos: a 03-... CSV is some other table
         folder_actor = _actor_of_folder(relative)
         if folder_actor is not None and folder_actor != name.actor:
             raise ValueError(
                 f"{path}: actor field {name.actor:02d} disagrees with its folder "
                 f"Actor_{folder_actor:02d}; the file was probably moved or renamed"
             )
-        if path.suffix.lower() not in _MODALITY_EXTENSIONS[name.modality]:
+        if not tracking and suffix not in _MODALITY_EXTENSIONS[name.modality]:
             raise ValueError(
                 f"{path}: a {name.modality} clip should have extension "
                 f"{' or '.join(_MODALITY_EXTENSIONS[name.modality])}, not {path.suffix}"
@@ -415,7 +442,12 @@ def load_ravdess(
             continue
         if wanted_actors is not None and name.actor not in wanted_actors:
             continue
-        rows.append({"path": str(path), **dataclasses.asdict(name)})
+        row = {"path": str(path), **dataclasses.asdict(name)}
+        (tracking_rows if tracking else rows).append(row)
+    # A video with its OpenFace CSV beside it stays one clip, the video (the openface
+    # landmark backend finds the CSV by name); a CSV stands for a video that is absent.
+    videos = {row["clip_id"] for row in rows}
+    rows += [row for row in tracking_rows if row["clip_id"] not in videos]
 
     if bad_names:
         shown = ", ".join(bad_names[:5]) + (", ..." if len(bad_names) > 5 else "")
@@ -429,7 +461,8 @@ def load_ravdess(
     if not rows:
         raise FileNotFoundError(
             f"no RAVDESS clips ({', '.join(kinds)}) found under {root_path}; expected files "
-            "like Actor_01/03-01-01-01-01-01-01.wav (audio-only) or 01-01-...mp4 (audio-video)"
+            "like Actor_01/03-01-01-01-01-01-01.wav (audio-only), 01-01-...mp4 (audio-video) "
+            "or OpenFace tracking CSVs named like the videos (01-01-...csv)"
         )
 
     frame = pd.DataFrame(rows, columns=list(FRAME_COLUMNS))

@@ -22,8 +22,18 @@ from ._geometry import (
     pairwise_distances,
 )
 from ._interpolate import interpolate_missing
-from ._landmarks import FaceLandmarks, default_cache_dir, extract_dlib_track
-from ._openface import OPENFACE_REQUIRED_COLUMNS, find_openface_csv, read_openface_csv
+from ._landmarks import (
+    FaceLandmarks,
+    default_cache_dir,
+    extract_dlib_track,
+    landmark_backend_for,
+)
+from ._openface import (
+    OPENFACE_CONFIDENCE_THRESHOLD,
+    OPENFACE_REQUIRED_COLUMNS,
+    find_openface_csv,
+    read_openface_csv,
+)
 from ._pose import FACE_MODEL_3D, estimate_head_pose, rotation_to_euler
 from ._reference import neutral_reference_landmarks, ravdess_neutral_reference
 from ._regions import IMAGENET_MEAN, IMAGENET_STD, REGION_SIZES, FaceRegions, crop_patch
@@ -61,6 +71,7 @@ __all__ = [
     "KPD_LANDMARK_INDICES",
     "N_EYE_LANDMARKS",
     "N_LANDMARKS",
+    "OPENFACE_CONFIDENCE_THRESHOLD",
     "OPENFACE_EYELID_INDICES",
     "OPENFACE_EYE_FEATURE_DIM",
     "OPENFACE_REQUIRED_COLUMNS",
@@ -85,6 +96,7 @@ __all__ = [
     "interpolate_missing",
     "iter_frames",
     "keypoint_distances",
+    "landmark_backend_for",
     "load_video",
     "most_neutral_frame",
     "neutral_reference_landmarks",

@@ -7,7 +7,7 @@ import json
 import os
 import tempfile
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from numbers import Integral, Real
 from pathlib import Path
 from typing import Any
@@ -17,12 +17,13 @@ from joblib import Parallel, delayed, effective_n_jobs
 from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from .._files import walk_files
 from .._parallel import streaming_return_as
 from ._interpolate import interpolate_missing
-from ._openface import find_openface_csv, read_openface_csv
+from ._openface import OPENFACE_CONFIDENCE_THRESHOLD, find_openface_csv, read_openface_csv
 from ._track import FaceTrack
 
-__all__ = ["FaceLandmarks", "default_cache_dir", "extract_dlib_track"]
+__all__ = ["FaceLandmarks", "default_cache_dir", "extract_dlib_track", "landmark_backend_for"]
 
 # Bump when a backend's output changes, so stale cache entries are never read.
 _CACHE_VERSION = 1
@@ -126,10 +127,11 @@ class FaceLandmarks(BaseEstimator):
         head pose by PnP against :data:`~skemotion.face.FACE_MODEL_3D`.
         ``"openface"``: OpenFace 2.x ``FeatureExtraction`` CSVs, the paper's tool,
         matched to clips by file name (``clip.mp4`` -> ``clip.csv``), with 3D
-        landmarks, eye landmarks, gaze and action units.
+        landmarks, eye landmarks, gaze and action units. OpenFace 2.2's CSVs and
+        RAVDESS's own tracking CSVs (OpenFace 2.1.0, no ``success`` column) alike.
     openface_dir : str, path-like or None, default=None
-        Folder searched (recursively) for the CSVs; None looks beside each clip.
-        Clips given as ``.csv`` paths are read directly.
+        Folder searched (recursively, through symbolic links) for the CSVs; None looks
+        beside each clip. Clips given as ``.csv`` paths are read directly.
     n_frames : int, default=88
         Frames per clip: 88 match the 140,800-sample audio crop at 30 fps.
     frame_selection : {"center", "even"}, default="center"
@@ -139,6 +141,11 @@ class FaceLandmarks(BaseEstimator):
         A clip with fewer frames: repeat its edge frames, or raise naming the file.
     detect_width : int, default=320
         dlib backend: width of the downscaled copy the detector runs on.
+    confidence_threshold : float, default=0.725
+        openface backend, for CSVs without a ``success`` column (RAVDESS's tracking
+        set): a frame is tracked where its ``confidence`` exceeds this, OpenFace's own
+        rule and default (:data:`~skemotion.face.OPENFACE_CONFIDENCE_THRESHOLD`); the
+        others are interpolated and count towards ``max_missing``.
     max_missing : float, default=0.5
         Largest fraction of a clip's frames allowed without a face (they are
         interpolated from their neighbours); above it ``on_error`` applies.
@@ -172,6 +179,7 @@ class FaceLandmarks(BaseEstimator):
         "frame_selection": [StrOptions({"center", "even"})],
         "short": [StrOptions({"pad", "raise"})],
         "detect_width": [Interval(Integral, 32, None, closed="left")],
+        "confidence_threshold": [Interval(Real, 0, 1, closed="both")],
         "max_missing": [Interval(Real, 0, 1, closed="both")],
         "on_error": [StrOptions({"raise", "warn"})],
         "cache_dir": [str, os.PathLike, None, "boolean"],
@@ -188,6 +196,7 @@ class FaceLandmarks(BaseEstimator):
         frame_selection: str = "center",
         short: str = "pad",
         detect_width: int = 320,
+        confidence_threshold: float = OPENFACE_CONFIDENCE_THRESHOLD,
         max_missing: float = 0.5,
         on_error: str = "raise",
         cache_dir: str | os.PathLike[str] | bool | None = None,
@@ -200,6 +209,7 @@ class FaceLandmarks(BaseEstimator):
         self.frame_selection = frame_selection
         self.short = short
         self.detect_width = detect_width
+        self.confidence_threshold = confidence_threshold
         self.max_missing = max_missing
         self.on_error = on_error
         self.cache_dir = cache_dir
@@ -272,16 +282,24 @@ class FaceLandmarks(BaseEstimator):
 
     def _sources(self, paths: list[str]) -> list[str]:
         if self.backend == "dlib":
+            tracked = [path for path in paths if _is_csv(path)]
+            if tracked:
+                raise ValueError(
+                    f"{tracked[0]}: an OpenFace CSV, not a video ({len(tracked)} such clip(s)); "
+                    "the dlib backend tracks faces in video frames. Read the CSVs' landmarks "
+                    "with FaceLandmarks('openface')."
+                )
             return paths
-        if self.openface_dir is None:
+        if self.openface_dir is None or all(_is_csv(path) for path in paths):
             return [os.fspath(find_openface_csv(p, openface_dir=None)) for p in paths]
         # One walk of the folder, not one per clip.
         index: dict[str, list[Path]] = {}
-        for csv in Path(self.openface_dir).rglob("*.csv"):
-            index.setdefault(csv.stem, []).append(csv)
+        for csv in walk_files(self.openface_dir):
+            if _is_csv(csv):
+                index.setdefault(csv.stem, []).append(csv)
         sources = []
         for path in paths:
-            if path.lower().endswith(".csv"):
+            if _is_csv(path):
                 sources.append(path)
                 continue
             matches = index.get(Path(path).stem, [])
@@ -302,7 +320,41 @@ class FaceLandmarks(BaseEstimator):
         }
         if self.backend == "dlib":
             settings["detect_width"] = int(self.detect_width)
+        else:
+            settings["confidence_threshold"] = float(self.confidence_threshold)
         return settings
+
+
+def _is_csv(path: str | os.PathLike[str]) -> bool:
+    return os.fspath(path).lower().endswith(".csv")
+
+
+def landmark_backend_for(clips: Iterable[str | os.PathLike[str]]) -> str:
+    """The landmark backend that reads these clips: ``"openface"`` or ``"dlib"``.
+
+    A table of RAVDESS clips may have OpenFace tracking CSVs where the videos are
+    absent (see :func:`~skemotion.datasets.load_ravdess`); only the OpenFace backend
+    reads them, and it matches the videos of the other clips to their CSVs by name.
+    Without any CSV the clips are videos, which the embedded dlib backend tracks.
+
+    Parameters
+    ----------
+    clips : iterable of str or path-like
+        Video files and / or OpenFace CSVs.
+
+    Returns
+    -------
+    backend : {"openface", "dlib"}
+        ``"openface"`` when any clip is a ``.csv`` file, else ``"dlib"``.
+
+    Examples
+    --------
+    >>> landmark_backend_for(["Actor_01/01-01-03-01-01-01-01.csv"])
+    'openface'
+    >>> landmark_backend_for(["Actor_01/02-01-03-01-01-01-01.mp4"])
+    'dlib'
+    """
+    return "openface" if any(_is_csv(clip) for clip in clips) else "dlib"
 
 
 def _file_digest(path: str) -> str:

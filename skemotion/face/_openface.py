@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .._files import walk_files
 from ._interpolate import interpolate_missing
 from ._track import (
     AU_INTENSITY_NAMES,
@@ -17,7 +18,12 @@ from ._track import (
     FaceTrack,
 )
 
-__all__ = ["OPENFACE_REQUIRED_COLUMNS", "find_openface_csv", "read_openface_csv"]
+__all__ = [
+    "OPENFACE_CONFIDENCE_THRESHOLD",
+    "OPENFACE_REQUIRED_COLUMNS",
+    "find_openface_csv",
+    "read_openface_csv",
+]
 
 _POSE_COLUMNS = ("pose_Rx", "pose_Ry", "pose_Rz", "pose_Tx", "pose_Ty", "pose_Tz")
 
@@ -25,12 +31,21 @@ OPENFACE_REQUIRED_COLUMNS: tuple[str, ...] = (
     "frame",
     "timestamp",
     "confidence",
-    "success",
     *(f"x_{i}" for i in range(N_LANDMARKS)),
     *(f"y_{i}" for i in range(N_LANDMARKS)),
     *_POSE_COLUMNS,
 )
-"""Columns a CSV must have; 3D landmarks, eye landmarks, gaze and AUs are optional."""
+"""Columns a CSV must have; ``success``, ``face_id``, 3D landmarks, eye landmarks, gaze
+and AUs are optional (RAVDESS's tracking CSVs, from OpenFace 2.1.0, have no ``success``
+nor ``face_id``)."""
+
+OPENFACE_CONFIDENCE_THRESHOLD = 0.725
+"""Confidence above which a frame counts as tracked when a CSV has no ``success`` column.
+
+OpenFace 2.x sets ``success`` itself as ``confidence > 0.725``: its landmark validator's
+certainty against ``FaceModelParameters::validation_boundary``, whose default is 0.725.
+The same threshold rebuilds the column OpenFace did not write; good frames of the RAVDESS
+tracking set have a confidence near 0.98."""
 
 
 def _optional_block(table: pd.DataFrame, columns: list[str]) -> np.ndarray | None:
@@ -46,14 +61,20 @@ def read_openface_csv(
     mode: str = "center",
     short: str = "pad",
     face_id: int = 0,
+    confidence_threshold: float = OPENFACE_CONFIDENCE_THRESHOLD,
 ) -> FaceTrack:
     """Read the frames of one clip from an OpenFace ``FeatureExtraction`` CSV.
 
-    OpenFace writes a header whose names are separated by ``", "``; the names are
-    stripped. Frames that OpenFace marks ``success == 0`` hold zeros there; they are
+    Reads OpenFace 2.2's CSVs (names and values separated by ``", "``, with ``face_id``
+    and ``success`` columns) and the older layout of RAVDESS's "Facial Landmark
+    Tracking" set (OpenFace 2.1.0: a plain ``","``, no ``face_id`` nor ``success``)
+    alike; the column names are stripped. A frame is tracked where ``success`` is 1
+    or, in a CSV without that column, where ``confidence > confidence_threshold``.
+    Other frames (OpenFace zeroes their values, or wrote a fit it did not trust) are
     treated as missing and interpolated from their neighbours
-    (:func:`interpolate_missing`). The frame rate is the number of frames over the
-    ``timestamp`` span (0 for a single-frame CSV).
+    (:func:`interpolate_missing`), and count towards
+    :class:`~skemotion.face.FaceLandmarks`' ``max_missing``. The frame rate is the
+    number of frames over the ``timestamp`` span (0 for a single-frame CSV).
 
     Parameters
     ----------
@@ -68,6 +89,10 @@ def read_openface_csv(
         What to do with a clip of fewer than ``n_frames`` frames.
     face_id : int, default=0
         The face to keep in a multi-face CSV (``FaceLandmarkVidMulti``).
+    confidence_threshold : float, default=0.725
+        Used only when the CSV has no ``success`` column: the confidence a frame must
+        exceed to count as tracked. The default is OpenFace's own
+        (:data:`OPENFACE_CONFIDENCE_THRESHOLD`).
 
     Returns
     -------
@@ -123,9 +148,19 @@ def read_openface_csv(
             n_available, n_frames=n_frames, mode=mode, short=short, source=str(csv_path)
         )
     table = table.iloc[rows]
-    success = table["success"].to_numpy(dtype=np.float64) > 0.5
+    if "success" in table.columns:
+        success = table["success"].to_numpy(dtype=np.float64) > 0.5
+    else:
+        success = table["confidence"].to_numpy(dtype=np.float64) > confidence_threshold
     if not success.any():
-        raise ValueError(f"{csv_path}: OpenFace found no face in any selected frame")
+        raise ValueError(
+            f"{csv_path}: OpenFace found no face in any selected frame"
+            + (
+                ""
+                if "success" in table.columns
+                else f" (no success column; no confidence above {confidence_threshold:g})"
+            )
+        )
 
     def block(columns: list[str]) -> np.ndarray | None:
         values = _optional_block(table, columns)
@@ -180,7 +215,8 @@ def find_openface_csv(
     clip : str or path-like
         A video (or CSV) path.
     openface_dir : str, path-like or None
-        Folder searched recursively for ``<stem>.csv``; None looks beside the clip.
+        Folder searched recursively (through symbolic links) for ``<stem>.csv``; None
+        looks beside the clip.
 
     Returns
     -------
@@ -203,7 +239,7 @@ def find_openface_csv(
             f"{clip_path}: no OpenFace CSV {candidate.name} beside it; run OpenFace's "
             "FeatureExtraction on it or pass openface_dir"
         )
-    matches = sorted(Path(openface_dir).rglob(target))
+    matches = sorted(path for path in walk_files(openface_dir) if path.name == target)
     if not matches:
         raise FileNotFoundError(f"{clip_path}: no OpenFace CSV {target} under {openface_dir}")
     if len(matches) > 1:

@@ -128,7 +128,8 @@ _PAPER_FEATURE_KEY = {
     "au": "au",
     "head_pose": "kpd",
 }
-_VISUAL = frozenset(_PAPER_FEATURE_KEY) - {"lms", "wav2vec2"}
+_SPEECH = frozenset({"lms", "wav2vec2"})
+_VISUAL = frozenset(_PAPER_FEATURE_KEY) - _SPEECH
 
 
 # -- settings and feature availability ----------------------------------------------------
@@ -146,6 +147,9 @@ class ReproduceSettings:
         16 filters and 3 scales instead of the paper's shapes (smoke runs).
     openface_dir : path or None
         Folder of OpenFace 2.x CSVs; enables the AU features and replaces dlib landmarks.
+        Not needed when the corpus's ``video_path`` column holds the CSVs themselves
+        (RAVDESS's tracking set, see :func:`~skemotion.datasets.load_ravdess_audiovisual`),
+        which are read with OpenFace's landmarks whatever this is.
     wav2vec2 : str or None
         Hub id or folder of a Wav2Vec2 model; None skips the Wav2Vec2 cells.
     resnet : str or None
@@ -171,22 +175,69 @@ class ReproduceSettings:
 
     def fingerprint(self, corpus: pd.DataFrame) -> str:
         """Hash of everything a cell's result depends on, to reuse only matching cells."""
-        payload = {
+        from ..face import landmark_backend_for
+
+        # A corpus of faces alone (videos or tracking CSVs) has no audio_path.
+        clips = corpus["audio_path" if "audio_path" in corpus else "video_path"]
+        payload: dict[str, Any] = {
             "settings": {k: v for k, v in self.__dict__.items() if k not in ("n_jobs", "verbose")},
-            "clips": sorted(Path(p).name for p in corpus["audio_path"]),
+            "clips": sorted(Path(p).name for p in clips),
         }
+        # The same audio with tracking CSVs instead of videos is another run (OpenFace's
+        # landmarks, not dlib's); corpora of videos keep the fingerprint they had.
+        faces = corpus["video_path"].dropna().tolist() if "video_path" in corpus else []
+        if landmark_backend_for(faces) == "openface":
+            payload["tracking"] = sorted(Path(p).name for p in faces)
         return hashlib.sha256(
             json.dumps(payload, sort_keys=True, default=str).encode()
         ).hexdigest()[:16]
 
 
-def _unavailable(feature: str, settings: ReproduceSettings, has_video: bool) -> str | None:
+@dataclass(frozen=True)
+class _Inputs:
+    """What a corpus table offers the features, and the landmark backend that reads it."""
+
+    audio: bool
+    video: bool
+    tracking: bool  # the face side is OpenFace tracking CSVs, not video frames
+    backend: str
+
+    @classmethod
+    def of(cls, corpus: pd.DataFrame, settings: ReproduceSettings) -> _Inputs:
+        from ..face import landmark_backend_for
+
+        def complete(column: str) -> bool:
+            return bool(column in corpus and corpus[column].notna().all())
+
+        video = complete("video_path")
+        tracking = video and landmark_backend_for(corpus["video_path"]) == "openface"
+        return cls(
+            audio=complete("audio_path"),
+            video=video,
+            tracking=tracking,
+            backend="openface" if tracking else _settings_backend(settings),
+        )
+
+
+def _settings_backend(settings: ReproduceSettings) -> str:
+    """The landmark backend of video clips: OpenFace's CSVs when given a folder of them."""
+    return "dlib" if settings.openface_dir is None else "openface"
+
+
+def _unavailable(feature: str, settings: ReproduceSettings, inputs: _Inputs) -> str | None:
     """Why ``feature`` cannot be computed here, or None when it can."""
-    if feature in _VISUAL and not has_video:
-        return "no video files in the corpus"
-    if feature == "au" and settings.openface_dir is None:
-        return "action units need OpenFace CSVs (--openface DIR); dlib gives no AUs"
+    if feature in _SPEECH and not inputs.audio:
+        return "no audio files in the corpus"
+    if feature in _VISUAL and not inputs.video:
+        return "no video files nor OpenFace tracking CSVs in the corpus"
+    if feature == "au" and inputs.backend != "openface":
+        return (
+            "action units need OpenFace CSVs (--openface DIR, or tracking CSVs in the corpus); "
+            "dlib gives no AUs"
+        )
     if feature.endswith("resnet"):
+        if inputs.tracking:
+            return "image features need video frames; the corpus has OpenFace tracking CSVs"
         if settings.resnet is None:
             return "no pretrained ResNet (--resnet MODEL, a hub id or local folder)"
         return _load_error(settings.resnet, "resnet")
@@ -207,8 +258,14 @@ def _load_error(model: str, kind: str) -> str | None:
     return None
 
 
-def _extractor(feature: str, settings: ReproduceSettings) -> tuple[Any, Any]:
-    """The stateless transformer of ``feature`` and the table column(s) it reads."""
+def _extractor(
+    feature: str, settings: ReproduceSettings, backend: str | None = None
+) -> tuple[Any, Any]:
+    """The stateless transformer of ``feature`` and the table column(s) it reads.
+
+    ``backend`` is the landmark backend the corpus needs (:class:`_Inputs`); None takes
+    it from ``settings`` alone (dlib unless there is an OpenFace folder).
+    """
     from ..audio import LogMelSpectrogram
     from ..face import (
         ActionUnits,
@@ -219,9 +276,8 @@ def _extractor(feature: str, settings: ReproduceSettings) -> tuple[Any, Any]:
         KeyPointDistances,
     )
 
-    backend = "dlib" if settings.openface_dir is None else "openface"
     landmarks = FaceLandmarks(
-        backend,
+        _settings_backend(settings) if backend is None else backend,
         openface_dir=settings.openface_dir,
         n_jobs=settings.n_jobs,
         verbose=settings.verbose,
@@ -260,17 +316,23 @@ class _FeatureStore:
     """Each feature extracted once per run, for every cell that needs it."""
 
     def __init__(
-        self, corpus: pd.DataFrame, settings: ReproduceSettings, log: Callable[[str], None]
+        self,
+        corpus: pd.DataFrame,
+        settings: ReproduceSettings,
+        log: Callable[[str], None],
+        *,
+        backend: str,
     ) -> None:
         self.corpus = corpus
         self.settings = settings
         self.log = log
+        self.backend = backend
         self._arrays: dict[str, np.ndarray] = {}
 
     def __getitem__(self, feature: str) -> np.ndarray:
         if feature not in self._arrays:
             self.log(f"extracting {feature} for {len(self.corpus)} clips ...")
-            transformer, column = _extractor(feature, self.settings)
+            transformer, column = _extractor(feature, self.settings, self.backend)
             selected = self.corpus[column]
             self._arrays[feature] = np.asarray(transformer.transform(selected), dtype=np.float32)
         return self._arrays[feature]
@@ -353,9 +415,9 @@ def _run_cells(
     score: Callable[[ActorCVReport, _Cell], tuple[float, float]],
     log: Callable[[str], None],
 ) -> pd.DataFrame:
-    has_video = bool("video_path" in corpus and corpus["video_path"].notna().all())
+    inputs = _Inputs.of(corpus, settings)
     fingerprint = settings.fingerprint(corpus)
-    store = _FeatureStore(corpus, settings, log)
+    store = _FeatureStore(corpus, settings, log, backend=inputs.backend)
     groups = corpus["actor"].to_numpy()
     cv = _actor_cv(groups)
     rows = []
@@ -369,7 +431,7 @@ def _run_cells(
                 record = stored
                 log(f"{cell.row} x {cell.column}{_emo(cell)}: done earlier, reused")
         if record is None:
-            reasons = [_unavailable(f, settings, has_video) for f in cell.features]
+            reasons = [_unavailable(f, settings, inputs) for f in cell.features]
             reason = next((r for r in reasons if r), None)
             if not cell.features:
                 reason = "no feature"
@@ -528,16 +590,20 @@ def reproduce_table2(
     Every cell is a 5-fold actor cross-validation: one TIM-Net for single-modality cells
     (Table 3's settings for that feature), a :class:`~skemotion.nets.FusionClassifier`
     for the others (the "multimodal" settings). Cells whose inputs are unavailable (no
-    video, no OpenFace CSVs for AUs, no pretrained weights) are skipped with the reason.
+    video, no OpenFace CSVs for AUs, no audio, no pretrained weights) are skipped with the
+    reason.
     A finished cell's record is written atomically under ``output/cells/``; an interrupted
     run started again with the same corpus and settings reuses it.
 
     Parameters
     ----------
     corpus : DataFrame
-        One row per recording, columns ``audio_path``, ``video_path`` (may be absent for a
-        speech-only corpus), ``emotion`` and ``actor``, as from
-        :func:`skemotion.datasets.load_ravdess_audiovisual`.
+        One row per recording, columns ``audio_path``, ``video_path`` (a video, or an
+        OpenFace tracking CSV, which replaces the dlib landmarks by OpenFace's and enables
+        the action units), ``emotion`` and ``actor``, as from
+        :func:`skemotion.datasets.load_ravdess_audiovisual`. ``video_path`` may be absent
+        (a speech-only corpus: the visual cells are skipped), or ``audio_path`` (faces
+        only: the speech cells are skipped).
     output : str or Path
         Folder for the cells and for ``table2.{md,csv,json,png}``.
     settings : ReproduceSettings or None

@@ -166,3 +166,19 @@ def test_train_then_predict(quick_run, tmp_path, capsys):
     assert captured.out.startswith(f"{clips[0]}: ")
     # A saved model predicts quietly: no progress bars from training time.
     assert captured.err == ""
+
+
+@pytest.mark.slow
+def test_evaluate_kpd_from_tracking_csvs(tracking_corpus, tmp_path, capsys):
+    # RAVDESS's facial tracking CSVs alone, then beside the wav files: no video at all.
+    for data in (tracking_corpus / "FacialTracking", tracking_corpus):
+        output = tmp_path / data.name
+        args = ["evaluate", "--features", "kpd", "--data", str(data), "--quick"]
+        args += ["--epochs", "1", "--folds", "groupkfold", "--output", str(output)]
+        assert main(args) == 0
+        out = capsys.readouterr().out
+        assert "Face: key-point distances + TIM-Net, RAVDESS" in out and "67.1 %" in out
+        report = json.loads((output / "report.json").read_text())
+        assert report["n_samples"] == 16 * QUICK_N_ACTORS and report["n_folds"] == 5
+        assert report["metadata"]["landmarks"] == "openface"
+        assert report["metadata"]["face_found_fraction"] == 1.0

@@ -192,3 +192,38 @@ def test_groups_drive_actor_cv(tmp_path: Path) -> None:
     for train, test in GroupKFold(n_splits=2).split(data.frame, data.y, data.groups):
         assert not set(data.groups.iloc[train]) & set(data.groups.iloc[test])
     assert np.unique(data.groups).tolist() == [1, 2]
+
+
+def _tracking_csvs(root: Path, modality: str = "audio-video") -> list[Path]:
+    """OpenFace tracking CSVs named like the videos, flat (RAVDESS's tracking set)."""
+    paths = []
+    for fields in _recordings():
+        name = RavdessName(modality=modality, **fields)  # type: ignore[arg-type]
+        paths.append(root / name.to_name(".csv"))
+        paths[-1].parent.mkdir(parents=True, exist_ok=True)
+        paths[-1].write_text("frame,timestamp,confidence\n")
+    return paths
+
+
+def test_wav_files_pair_with_tracking_csvs(tmp_path: Path) -> None:
+    _corpus(tmp_path, ("audio-only",))
+    csvs = _tracking_csvs(tmp_path / "FacialTracking")
+    # The tracking set is named after the 01-* videos; it stands in for the absent 02-*.
+    frame = load_ravdess_audiovisual(tmp_path).frame
+    assert len(frame) == 6 and sorted(frame["video_path"]) == sorted(map(str, csvs))
+    for row in frame.itertuples():
+        assert Path(row.audio_path).stem[3:] == Path(row.video_path).stem[3:]
+    same = load_ravdess_audiovisual(tmp_path, video="audio-video").frame
+    pd.testing.assert_frame_equal(same, frame)
+    # A video of the requested modality is preferred to a stand-in CSV.
+    video = _touch(tmp_path, "video-only", **_recordings()[0])
+    frame = load_ravdess_audiovisual(tmp_path).frame
+    assert frame["video_path"].tolist()[0] == str(video)
+    assert frame["video_path"].str.endswith(".csv").sum() == 5
+
+
+def test_tracking_csvs_are_never_the_audio(tmp_path: Path) -> None:
+    _tracking_csvs(tmp_path)
+    for audio in ("audio-only", "audio-video"):
+        with pytest.raises(ValueError, match=r"no sound.*modalities=\['audio-video'\]"):
+            load_ravdess_audiovisual(tmp_path, audio=audio, video="audio-video")

@@ -237,6 +237,80 @@ def test_requested_actors(tmp_path: Path) -> None:
         load_ravdess(tmp_path, modalities=["audio"])
 
 
+def test_tracking_csvs_stand_for_absent_videos(tmp_path: Path) -> None:
+    # RAVDESS's facial tracking set: one OpenFace CSV per video, named like it, flat.
+    tracking = tmp_path / "FacialTracking"
+    for clip in ("01-01-01-01-01-01-03", "01-01-03-02-01-01-03", "02-01-03-02-01-01-03"):
+        _touch(tracking / f"{clip}.csv")
+    _touch(tracking / "01-02-03-02-01-01-03.csv")  # song
+    _touch(tracking / "03-01-03-02-01-01-03.csv")  # named like audio: some other table
+    (tracking / "openface_au_clip_means.csv").write_text("id,AU12_r\n")
+
+    data = load_ravdess(tracking)
+    frame = data.frame
+    assert list(frame["clip_id"]) == ["01-01-01-01-01-01-03", "01-01-03-02-01-01-03"]
+    assert (frame["modality"] == "audio-video").all() and frame["path"].str.endswith(".csv").all()
+    assert list(data.y) == ["neutral", "happy"] and list(data.groups) == [3, 3]
+    video_only = load_ravdess(tracking, modalities=["video-only"]).frame
+    assert list(video_only["clip_id"]) == ["02-01-03-02-01-01-03"]
+    assert len(load_ravdess(tracking, include_song=True).frame) == 3
+
+    # Wav files beside the CSVs give their own rows; a video beside its CSV is one clip,
+    # the video.
+    _touch_wav(tmp_path / "Actor_03" / "03-01-03-02-01-01-03.wav")
+    video = _touch(tmp_path / "Actor_03" / "01-01-03-02-01-01-03.mp4")
+    frame = load_ravdess(tmp_path).frame
+    assert list(frame["clip_id"]) == [
+        "01-01-01-01-01-01-03",
+        "01-01-03-02-01-01-03",
+        "03-01-03-02-01-01-03",
+    ]
+    assert frame["path"].tolist()[1] == str(video)
+    assert frame["path"].tolist()[0].endswith(".csv")
+
+    # A CSV in an Actor_XX folder is checked like a video; two copies of one are refused.
+    _touch(tmp_path / "Actor_04" / "01-01-05-01-01-01-03.csv")
+    with pytest.raises(ValueError, match="disagrees with its folder Actor_04"):
+        load_ravdess(tmp_path)
+    (tmp_path / "Actor_04" / "01-01-05-01-01-01-03.csv").unlink()
+    _touch(tmp_path / "copy" / "01-01-01-01-01-01-03.csv")
+    with pytest.raises(ValueError, match="more than once"):
+        load_ravdess(tmp_path)
+
+
+def test_linked_actor_folders_are_followed_once(tmp_path: Path) -> None:
+    store = tmp_path / "RAVDESS"
+    for actor in (3, 4, 5):
+        _touch_wav(store / f"Actor_{actor:02d}" / f"03-01-05-02-01-02-{actor:02d}.wav")
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    # ln -s /data/RAVDESS/Actor_03 corpus/ : some actors without copying gigabytes
+    (corpus / "Actor_03").symlink_to(store / "Actor_03", target_is_directory=True)
+    (corpus / "Actor_04").symlink_to(store / "Actor_04", target_is_directory=True)
+    # a link cycle, and a second link to a folder already linked, add nothing
+    (corpus / "Actor_03" / "back").symlink_to(corpus, target_is_directory=True)
+    (corpus / "again").symlink_to(store / "Actor_04", target_is_directory=True)
+    # a linked file
+    _touch_wav(tmp_path / "elsewhere" / "03-01-02-01-01-01-06.wav")
+    (corpus / "03-01-02-01-01-01-06.wav").symlink_to(
+        tmp_path / "elsewhere" / "03-01-02-01-01-01-06.wav"
+    )
+    (corpus / "03-01-02-01-01-01-07.wav").symlink_to(tmp_path / "gone.wav")  # broken: skipped
+
+    # A folder reachable both from the top and through a link deeper down is read at the
+    # top, where no Actor_XX folder above it disagrees with its files.
+    _touch(corpus / "FacialTracking" / "01-01-05-02-01-02-04.csv")
+    (store / "Actor_03" / "tracks").symlink_to(corpus / "FacialTracking", target_is_directory=True)
+
+    frame = load_ravdess(corpus).frame
+    assert list(frame["actor"]) == [3, 4, 4, 6]
+    assert frame["path"].tolist()[:3] == [
+        str(corpus / "Actor_03" / "03-01-05-02-01-02-03.wav"),
+        str(corpus / "FacialTracking" / "01-01-05-02-01-02-04.csv"),
+        str(corpus / "Actor_04" / "03-01-05-02-01-02-04.wav"),
+    ]
+
+
 @pytest.mark.ravdess
 @pytest.mark.skipif(not RAVDESS_SPEECH.is_dir(), reason="real RAVDESS clips not present")
 def test_real_ravdess_speech() -> None:

@@ -32,6 +32,19 @@ def test_paper_tables_are_complete():
     assert PAPER_TABLE2[("Face KPD", "LMS")] == 76.82
 
 
+def test_fingerprint_tells_tracking_csvs_from_videos():
+    names = ["01-01-03-01-01-01-01", "01-01-04-01-01-01-01"]
+    audio = [f"Actor_01/03{name[2:]}.wav" for name in names]
+    speech = pd.DataFrame({"audio_path": audio, "emotion": ["happy", "sad"], "actor": [1, 1]})
+    videos = speech.assign(video_path=[f"Actor_01/02{name[2:]}.mp4" for name in names])
+    tracking = speech.assign(video_path=[f"FacialTracking/{name}.csv" for name in names])
+    faces = tracking.drop(columns="audio_path")
+    # Corpora of videos keep the fingerprint of their audio; CSVs make another run.
+    assert QUICK.fingerprint(videos) == QUICK.fingerprint(speech)
+    assert QUICK.fingerprint(tracking) != QUICK.fingerprint(videos)
+    assert QUICK.fingerprint(faces) not in {QUICK.fingerprint(tracking), QUICK.fingerprint(videos)}
+
+
 @pytest.mark.slow
 def test_table2_runs_skips_with_reasons_and_resumes(av_corpus, tmp_path, monkeypatch):
     corpus = load_ravdess_audiovisual(av_corpus).frame
@@ -148,3 +161,39 @@ def test_cli_reproduce_quick(av_corpus, tmp_path, capsys):
     assert "| Eyes KPD |" in out and "(70.30)" in out
     assert (output / "table2.json").exists()
     assert main(["reproduce", "table2", "--data", str(tmp_path / "missing")]) == 2
+
+
+@pytest.mark.slow
+def test_cli_reproduce_from_tracking_csvs(tracking_corpus, tmp_path, capsys):
+    # wav files + RAVDESS's tracking CSVs: OpenFace landmarks and action units, no video.
+    output = tmp_path / "t2"
+    args = ["reproduce", "table2", "--data", str(tracking_corpus), "--quick", "--epochs", "1"]
+    subset = ["--rows", "None", "Face AU", "Face ResNet", "--columns", "None", "LMS"]
+    assert main([*args, *subset, "--output", str(output), "--quiet"]) == 0
+    assert "| Face AU |" in capsys.readouterr().out
+    table = pd.read_csv(output / "table2.csv", keep_default_na=False)
+    done = table[table["status"] == "done"]
+    assert set(zip(done["row"], done["column"], strict=True)) == {
+        ("None", "LMS"),
+        ("Face AU", "None"),
+        ("Face AU", "LMS"),
+    }
+    reasons = dict(zip(table["row"] + " x " + table["column"], table["reason"], strict=True))
+    assert "tracking CSVs" in reasons["Face ResNet x None"]
+
+    # The tracking CSVs alone: every face feature runs, the speech cells are skipped.
+    output = tmp_path / "t1"
+    args = ["reproduce", "table1", "--data", str(tracking_corpus / "FacialTracking"), "--quick"]
+    rows = ["--rows", "LMS", "Face KPD", "Eyes KPD", "Face AU", "Head pose"]
+    rows += ["--emotions", "happy", "--quiet"]
+    assert main([*args, "--epochs", "1", *rows, "--output", str(output)]) == 0
+    table = pd.read_csv(output / "table1.csv", keep_default_na=False)
+    status = dict(zip(table["row"], table["status"], strict=True))
+    assert status == {
+        "LMS": "skipped",
+        "Face KPD": "done",
+        "Eyes KPD": "done",
+        "Face AU": "done",
+        "Head pose": "done",
+    }
+    assert table.loc[table["row"] == "LMS", "reason"].item() == "no audio files in the corpus"
