@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 
 from ..audio import LogMelSpectrogram
 from ..face import ActionUnits, EyeKeyPointDistances, FaceLandmarks, HeadPose, KeyPointDistances
 from ..nets import FusionClassifier, TIMNetClassifier
-from ..preprocessing import TemporalStandardScaler
+from ..preprocessing import SubjectNormalizer, TemporalStandardScaler
 from ._union import ModalityUnion
 
 __all__ = [
@@ -28,6 +29,31 @@ FUSION_MODALITIES: dict[str, str] = {
 }
 """Modalities :func:`make_fusion_pipeline` builds by name; any other transformer composes
 through :class:`ModalityUnion` directly (Wav2Vec2 and ResNet embedders, for instance)."""
+
+
+def _subject_normalized(
+    extractor: Any, subject_normalization: Any, *, subject_column: str, path_column: str
+) -> Any:
+    """``extractor`` as it is, or wrapped in the SubjectNormalizer the setting names."""
+    if subject_normalization is None:
+        return extractor
+    if isinstance(subject_normalization, SubjectNormalizer):
+        return clone(subject_normalization).set_params(
+            transformer=extractor, subject_column=subject_column, path_column=path_column
+        )
+    settings: dict[str, Any]
+    if subject_normalization in ("all", "neutral"):
+        settings = {"source": subject_normalization}
+    elif isinstance(subject_normalization, int) and not isinstance(subject_normalization, bool):
+        settings = {"n_clips": subject_normalization}
+    else:
+        raise ValueError(
+            "subject_normalization must be None, 'all', 'neutral', a number of clips or a "
+            f"SubjectNormalizer, got {subject_normalization!r}."
+        )
+    return SubjectNormalizer(
+        extractor, subject_column=subject_column, path_column=path_column, **settings
+    )
 
 
 def _timnet(
@@ -67,6 +93,8 @@ def make_speech_pipeline(
     n_jobs: int | None = None,
     verbose: int = 0,
     path_column: str = "path",
+    subject_normalization: Any = None,
+    subject_column: str = "actor",
     **classifier_params: Any,
 ) -> Pipeline:
     """The paper's speech-only model: log-mel spectrogram -> standardisation -> TIM-Net.
@@ -89,6 +117,18 @@ def make_speech_pipeline(
         Progress bar of the extraction and skorch's per-epoch table.
     path_column : str
         Column of the clip table holding file paths.
+    subject_normalization : None, "all", "neutral", int or SubjectNormalizer
+        Per-subject calibration of the features (a transductive protocol: see
+        :class:`~skemotion.preprocessing.SubjectNormalizer`). None (default) is the
+        paper's standard, inductive model. ``"all"``: each subject's statistics from all
+        its clips; ``"neutral"``: from its neutral clips (RAVDESS names); an int ``k``:
+        from its first ``k`` clips; a ``SubjectNormalizer``: its settings. The feature
+        step then is a ``SubjectNormalizer`` wrapping the extractor, so the extractor's
+        parameters gain a ``transformer__`` (``lms__transformer__n_mels``) and the
+        normaliser's own are searchable (``lms__with_std``, ``lms__n_clips``). The clip
+        table needs the subject column.
+    subject_column : str
+        Column of the clip table naming the speaker (for ``subject_normalization``).
     **classifier_params
         Any further :class:`~skemotion.nets.TIMNetClassifier` parameter.
 
@@ -115,7 +155,15 @@ def make_speech_pipeline(
     )
     return Pipeline(
         [
-            ("lms", LogMelSpectrogram(n_jobs=n_jobs, verbose=verbose, path_column=path_column)),
+            (
+                "lms",
+                _subject_normalized(
+                    LogMelSpectrogram(n_jobs=n_jobs, verbose=verbose, path_column=path_column),
+                    subject_normalization,
+                    subject_column=subject_column,
+                    path_column=path_column,
+                ),
+            ),
             ("scaler", TemporalStandardScaler()),
             ("timnet", classifier),
         ]
@@ -135,6 +183,8 @@ def make_face_pipeline(
     random_state: int | None = None,
     verbose: int = 0,
     path_column: str = "path",
+    subject_normalization: Any = None,
+    subject_column: str = "actor",
     **classifier_params: Any,
 ) -> Pipeline:
     """The paper's face-only model: key-point distances -> standardisation -> TIM-Net.
@@ -161,6 +211,11 @@ def make_face_pipeline(
         skorch's per-epoch table.
     path_column : str
         Column of the clip table holding file paths.
+    subject_normalization : None, "all", "neutral", int or SubjectNormalizer
+        Per-subject calibration of the features (transductive), as in
+        :func:`make_speech_pipeline`.
+    subject_column : str
+        Column of the clip table naming the subject.
     **classifier_params
         Any further :class:`~skemotion.nets.TIMNetClassifier` parameter.
 
@@ -185,7 +240,12 @@ def make_face_pipeline(
         verbose=verbose,
         **classifier_params,
     )
-    features = KeyPointDistances(landmarks, normalization=normalization, path_column=path_column)
+    features = _subject_normalized(
+        KeyPointDistances(landmarks, normalization=normalization, path_column=path_column),
+        subject_normalization,
+        subject_column=subject_column,
+        path_column=path_column,
+    )
     return Pipeline(
         [("kpd", features), ("scaler", TemporalStandardScaler()), ("timnet", classifier)]
     )
@@ -222,6 +282,28 @@ def _modality_extractor(
     )
 
 
+def _subject_normalized_modality(
+    extractor: tuple[str, Any, Any],
+    subject_normalization: Any,
+    *,
+    subject_column: str,
+    audio_column: str,
+    video_column: str,
+) -> tuple[str, Any, Any]:
+    """A modality's (name, SubjectNormalizer(extractor), columns) triple of the union."""
+    name, transformer, columns = extractor
+    if name == "lms":
+        # The normaliser takes the table, so the log-mel reads its column by name.
+        transformer = transformer.set_params(path_column=audio_column)
+        columns, path_column = [audio_column, subject_column], audio_column
+    else:
+        path_column = video_column
+    wrapped = _subject_normalized(
+        transformer, subject_normalization, subject_column=subject_column, path_column=path_column
+    )
+    return name, wrapped, columns
+
+
 def make_fusion_pipeline(
     modalities: tuple[str, ...] | list[str] = ("lms", "kpd"),
     *,
@@ -238,6 +320,7 @@ def make_fusion_pipeline(
     audio_column: str = "audio_path",
     video_column: str = "video_path",
     subject_column: str = "actor",
+    subject_normalization: Any = None,
     **classifier_params: Any,
 ) -> Pipeline:
     """The paper's multimodal model: per-modality features -> standardisation -> fusion TIM-Net.
@@ -281,6 +364,10 @@ def make_fusion_pipeline(
         Progress of the extraction and skorch's per-epoch table.
     audio_column, video_column, subject_column : str
         Columns of the recording table: audio file, video file, actor.
+    subject_normalization : None, "all", "neutral", int or SubjectNormalizer
+        Per-subject calibration of the features (transductive), as in
+        :func:`make_speech_pipeline`.
+        Each modality is calibrated on its own (``features__lms__with_std``...).
     **classifier_params
         Any further :class:`~skemotion.nets.FusionClassifier` parameter.
 
@@ -313,6 +400,17 @@ def make_fusion_pipeline(
         )
         for name in names
     ]
+    if subject_normalization is not None:
+        extractors = [
+            _subject_normalized_modality(
+                extractor,
+                subject_normalization,
+                subject_column=subject_column,
+                audio_column=audio_column,
+                video_column=video_column,
+            )
+            for extractor in extractors
+        ]
     scalers = [(name, TemporalStandardScaler(), name) for name in names]
     classifier = FusionClassifier(
         max_epochs=max_epochs,

@@ -832,14 +832,15 @@ def describe_protocol(protocol: Mapping[str, Any]) -> str:
         return "inductive (standard: nothing of a test subject but the clip predicted)"
     parts = []
     for path, calibration in protocol.get("calibrations", {}).items():
+        source = "clips" if calibration.get("source") == "all" else "neutral clips"
         n_clips = calibration.get("n_clips")
-        clips = "all" if n_clips is None else f"{n_clips} ({calibration.get('selection')})"
-        statistics = "mean + std" if calibration.get("with_std") else "mean"
-        where = f"{path}: " if path else ""
-        parts.append(
-            f"{where}{statistics} of each subject's {calibration.get('source')} clips, "
-            f"{clips} of them"
+        clips = (
+            f"all of each subject's {source}"
+            if n_clips is None
+            else f"{n_clips} of each subject's {source} ({calibration.get('selection')})"
         )
+        statistics = "mean + std" if calibration.get("with_std") else "mean"
+        parts.append(f"{path + ': ' if path else ''}{statistics} over {clips}")
     return (
         "transductive (subject calibration from each test subject's own unlabeled clips; "
         + "; ".join(parts)

@@ -321,7 +321,7 @@ def test_reports_state_the_protocol_of_every_result() -> None:
     )
     assert "Protocol: inductive" in standard.to_markdown()
     assert "Protocol: transductive" in calibrated.to_markdown()
-    assert "8 (first) of them" in calibrated.to_markdown()
+    assert "mean + std over 8 of each subject's clips (first)" in calibrated.to_markdown()
     assert ActorCVReport.from_dict(calibrated.to_dict()).protocol == calibrated.protocol
     fused = fuse_reports({"a": standard, "b": calibrated})
     assert fused.protocol["protocol"] == "transductive"
