@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
 
 from . import __version__
 from .exceptions import NotASkemotionModelError
@@ -48,6 +49,7 @@ def _allowed_classes() -> dict[str, type]:
         Wav2Vec2Preprocessor,
     )
     from .face import (
+        ActionUnitMeans,
         ActionUnits,
         EyeKeyPointDistances,
         FaceLandmarks,
@@ -73,6 +75,7 @@ def _allowed_classes() -> dict[str, type]:
         KeyPointDistances,
         EyeKeyPointDistances,
         ActionUnits,
+        ActionUnitMeans,
         HeadPose,
         FaceRegions,
         Wav2Vec2Preprocessor,
@@ -90,6 +93,7 @@ def _allowed_classes() -> dict[str, type]:
         FusionTIMNet,
         LateFusionClassifier,
         LogisticRegression,
+        StandardScaler,
         GroupedValidSplit,
         ArrayBatchLoader,
         Dataset,

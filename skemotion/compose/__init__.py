@@ -3,6 +3,7 @@
 from ._late_fusion import LateFusionClassifier
 from ._pipelines import (
     FUSION_MODALITIES,
+    make_au_means_pipeline,
     make_face_pipeline,
     make_fusion_pipeline,
     make_speech_pipeline,
@@ -13,6 +14,7 @@ __all__ = [
     "FUSION_MODALITIES",
     "LateFusionClassifier",
     "ModalityUnion",
+    "make_au_means_pipeline",
     "make_face_pipeline",
     "make_fusion_pipeline",
     "make_speech_pipeline",

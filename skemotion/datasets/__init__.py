@@ -1,5 +1,6 @@
 """RAVDESS file names, the corpus loader and a synthetic RAVDESS-like corpus."""
 
+from ._au_means import RECORDING_COLUMNS, load_openface_au_means
 from ._audiovisual import AUDIOVISUAL_COLUMNS, load_ravdess_audiovisual
 from ._face_video import synthesize_face_video
 from ._profiles import EMOTION_PROFILES, STRONG_INTENSITY_GAIN, EmotionProfile, emotion_profile
@@ -22,6 +23,7 @@ __all__ = [
     "FRAME_COLUMNS",
     "INTENSITIES",
     "MODALITIES",
+    "RECORDING_COLUMNS",
     "SONG_EMOTIONS",
     "STATEMENTS",
     "STRONG_INTENSITY_GAIN",
@@ -29,6 +31,7 @@ __all__ = [
     "EmotionProfile",
     "RavdessName",
     "emotion_profile",
+    "load_openface_au_means",
     "load_ravdess",
     "load_ravdess_audiovisual",
     "make_ravdess_like",

@@ -7,6 +7,7 @@ the feature transformers (:class:`KeyPointDistances`, :class:`EyeKeyPointDistanc
 ``(n_clips, 88, d)`` float32 arrays that feed TIM-Net like the log-mel features do.
 """
 
+from ._au_means import ActionUnitMeans
 from ._dlib import TrackedLandmarks, shape_predictor_path, track_face_landmarks
 from ._features import ActionUnits, EyeKeyPointDistances, HeadPose, KeyPointDistances
 from ._geometry import (
@@ -77,6 +78,7 @@ __all__ = [
     "OPENFACE_REQUIRED_COLUMNS",
     "REGION_SIZES",
     "SHORT_POLICIES",
+    "ActionUnitMeans",
     "ActionUnits",
     "EyeKeyPointDistances",
     "FaceLandmarks",

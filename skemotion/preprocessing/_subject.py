@@ -115,8 +115,9 @@ class SubjectNormalizer(TransformerMixin, BaseEstimator):
         Column of the clip table naming the subject of each clip.
     source : {"all", "neutral"}, default="all"
         Which of a subject's clips give its statistics: all of them, or only its neutral
-        clips, found from the RAVDESS file names in ``path_column`` (the recordings a
-        subject makes for calibration; never read from ``y``).
+        clips, found from the RAVDESS names of the table's ``clip_id`` column, or of the
+        files in ``path_column`` (the recordings a subject makes for calibration; never
+        read from ``y``).
     n_clips : int or None, default=None
         Use at most this many of the ``source`` clips per subject (an enrollment budget:
         the first ones in table order, or a seeded random draw, see ``selection``).
@@ -604,11 +605,14 @@ def _neutral_rows(X: Any, path_column: str) -> np.ndarray:
     """Neutral clips by their RAVDESS names (the calibration recordings), never by ``y``."""
     from ..datasets import parse_ravdess_name
 
-    if not (hasattr(X, "columns") and path_column in X.columns):
+    columns = getattr(X, "columns", ())
+    # clip_id is the name itself; a table of per-clip summaries has no file per clip.
+    column = "clip_id" if "clip_id" in columns else path_column
+    if column not in columns:
         raise ValueError(
-            f"source='neutral' finds each subject's neutral clips from their RAVDESS file "
-            f"names: X must be a clip table with a {path_column!r} column."
+            "source='neutral' finds each subject's neutral clips from their RAVDESS "
+            f"names: X must be a clip table with a 'clip_id' or {path_column!r} column."
         )
     return np.array(
-        [parse_ravdess_name(path).emotion == "neutral" for path in X[path_column]], dtype=bool
+        [parse_ravdess_name(f"{name}").emotion == "neutral" for name in X[column]], dtype=bool
     )

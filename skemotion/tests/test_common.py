@@ -33,6 +33,7 @@ from skemotion.embed import (
     Wav2Vec2Preprocessor,
 )
 from skemotion.face import (
+    ActionUnitMeans,
     ActionUnits,
     EyeKeyPointDistances,
     FaceRegions,
@@ -134,6 +135,7 @@ INIT_PARAMS: dict[type[Any], dict[str, Any]] = {
         "module__n_features": 1,
     },
     SubjectNormalizer: {},
+    ActionUnitMeans: {},
 }
 _WAV2VEC2 = _tiny_wav2vec2()
 if _WAV2VEC2 is not None:
@@ -197,6 +199,12 @@ _MEDIA_ONLY_CHECKS = (
     "check_transformers_unfitted_stateless",
 )
 _FACE_TRANSFORMER_FAILURES = dict.fromkeys(_MEDIA_ONLY_CHECKS, _NEEDS_MEDIA)
+
+_NEEDS_TABLE = (
+    "Reads named action-unit columns of a clip table (a DataFrame); a bare matrix has no "
+    "column names and is refused with a TypeError saying so. "
+    "datasets/tests/test_au_means.py tests it on tables, inside the AU pipeline."
+)
 
 _INTEGER_PCM = (
     "Integer arrays are refused on purpose with a TypeError: integer PCM has a "
@@ -296,6 +304,7 @@ EXPECTED_FAILED_CHECKS: dict[str, dict[str, str]] = {
     "KeyPointDistances": _FACE_TRANSFORMER_FAILURES,
     "EyeKeyPointDistances": _FACE_TRANSFORMER_FAILURES,
     "ActionUnits": _FACE_TRANSFORMER_FAILURES,
+    "ActionUnitMeans": dict.fromkeys(_MEDIA_ONLY_CHECKS, _NEEDS_TABLE),
     "HeadPose": _FACE_TRANSFORMER_FAILURES,
     "FaceRegions": _FACE_TRANSFORMER_FAILURES,
     "Wav2Vec2Preprocessor": {"check_estimators_dtypes": _INTEGER_PCM},

@@ -142,7 +142,7 @@ def test_neutral_clips_are_found_from_the_file_names() -> None:
             out[rows], features[rows] - features[calibration].mean(0), rtol=1e-5, atol=1e-5
         )
     assert neutral.n_clips_.tolist() == [2, 2, 2, 2]
-    with pytest.raises(ValueError, match="RAVDESS file names"):
+    with pytest.raises(ValueError, match="from their RAVDESS names"):
         SubjectNormalizer(source="neutral").fit(features, subjects=table.actor)
 
 
