@@ -1,10 +1,11 @@
-"""The ``skemotion`` command line: evaluate, train and predict with the speech pipeline.
+"""The ``skemotion`` command line: evaluate, train, predict and reproduce.
 
 ``skemotion evaluate`` runs the paper's speaker-independent protocol (log-mel spectrogram ->
 TIM-Net, or face key-point distances -> TIM-Net, five actor folds) on RAVDESS or, without
 ``--data``, on a synthetic RAVDESS-like corpus it generates; ``skemotion train`` fits the
-speech pipeline on every clip and saves it; ``skemotion predict`` labels clips with a saved
-model.
+speech or face pipeline on every clip and saves it; ``skemotion predict`` labels clips with a
+saved model, optionally calibrated to the speaker or face from a few enrollment clips;
+``skemotion reproduce`` runs the paper's tables.
 
 Heavy imports (torch, librosa, matplotlib) happen inside the subcommands so that
 ``skemotion --version`` and ``--help`` answer at once.
@@ -123,7 +124,9 @@ class CLIError(Exception):
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="skemotion",
-        description="Emotion classification from speech with speaker-independent evaluation.",
+        description=(
+            "Emotion classification from speech and faces with speaker-independent evaluation."
+        ),
     )
     parser.add_argument("--version", action="version", version=f"skemotion {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -190,6 +193,17 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("--seed", type=int, default=0, help="model seed (default: 0)")
     evaluate.add_argument(
+        "--subject-norm",
+        type=_subject_norm,
+        default=None,
+        metavar="{none,all,neutral,K}",
+        help=(
+            "calibrate every actor's features with statistics of its own unlabeled clips: "
+            "all of them, its neutral clips, or its first K; a transductive protocol, "
+            "reported as such (default: none, the paper's standard protocol)"
+        ),
+    )
+    evaluate.add_argument(
         "--quick",
         action="store_true",
         help=(
@@ -201,10 +215,19 @@ def _build_parser() -> argparse.ArgumentParser:
 
     train = commands.add_parser(
         "train",
-        help="fit the speech pipeline on every clip and save it",
-        description="Fit log-mel spectrogram + TIM-Net on all clips of --data and save it.",
+        help="fit the speech or face pipeline on every clip and save it",
+        description=(
+            "Fit log-mel spectrogram + TIM-Net (or, with --features kpd, face key-point "
+            "distances + TIM-Net) on all clips of --data and save it."
+        ),
     )
     train.add_argument("--data", type=Path, required=True, metavar="DIR", help="RAVDESS folder")
+    train.add_argument(
+        "--features",
+        choices=tuple(_FEATURES),
+        default="lms",
+        help="lms: speech log-mel spectrogram; kpd: face key-point distances (default: lms)",
+    )
     train.add_argument(
         "--model", type=Path, required=True, metavar="OUT.skem", help="model file to write"
     )
@@ -216,17 +239,41 @@ def _build_parser() -> argparse.ArgumentParser:
         help="training epochs (default: %(default)s)",
     )
     train.add_argument("--seed", type=int, default=0, help="model seed (default: 0)")
+    train.add_argument(
+        "--subject-norm",
+        type=_subject_norm,
+        default=None,
+        metavar="{none,all,neutral,K}",
+        help=(
+            "train with per-actor calibration (see evaluate); the saved model then needs "
+            "clips of each new speaker or face to calibrate to: predict --enroll"
+        ),
+    )
     train.set_defaults(handler=_train)
 
     predict = commands.add_parser(
         "predict",
         help="label clips with a saved model",
-        description="Print the predicted emotion and the class probabilities of each clip.",
+        description=(
+            "Print the predicted emotion and the class probabilities of each clip (audio "
+            "files for a speech model, videos or OpenFace tracking CSVs for a face model). A "
+            "model trained with --subject-norm is calibrated to the person in the clips: "
+            "from --enroll clips (a few unlabeled recordings of the same person), or else "
+            "from the clips themselves when there are enough of them. All clips of one call "
+            "are taken to be of one person."
+        ),
     )
     predict.add_argument(
         "--model", type=Path, required=True, metavar="MODEL.skem", help="a saved model"
     )
-    predict.add_argument("clips", type=Path, nargs="+", metavar="CLIP", help="audio files")
+    predict.add_argument("clips", type=Path, nargs="+", metavar="CLIP", help="clips to label")
+    predict.add_argument(
+        "--enroll",
+        type=Path,
+        nargs="+",
+        metavar="CLIP",
+        help="unlabeled clips of the same person to calibrate a --subject-norm model first",
+    )
     predict.add_argument("--json", action="store_true", help="print JSON instead of text")
     predict.set_defaults(handler=_predict)
 
@@ -297,6 +344,17 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value
+
+
+def _subject_norm(text: str) -> str | int | None:
+    if text in ("none", "all", "neutral"):
+        return None if text == "none" else text
+    try:
+        return _positive_int(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            f"expected none, all, neutral or a number of clips, got {text!r}"
+        ) from None
 
 
 # -- data -----------------------------------------------------------------------------------
@@ -422,10 +480,12 @@ def _evaluate(args: argparse.Namespace) -> int:
 
         # Tracking CSVs in place of the videos: OpenFace's landmarks, read, not tracked.
         backend = landmark_backend_for(data.frame["path"])
+        landmarks = FaceLandmarks(backend, n_jobs=args.n_jobs, verbose=1)
         pipeline = make_face_pipeline(
-            landmarks=FaceLandmarks(backend, n_jobs=args.n_jobs, verbose=1),
+            landmarks=landmarks,
             max_epochs=epochs,
             random_state=args.seed,
+            subject_normalization=args.subject_norm,
             **(QUICK_NET if args.quick else {}),
         )
     else:
@@ -433,6 +493,7 @@ def _evaluate(args: argparse.Namespace) -> int:
             max_epochs=epochs,
             random_state=args.seed,
             n_jobs=args.n_jobs,
+            subject_normalization=args.subject_norm,
             **(QUICK_NET if args.quick else {}),
         )
     # Log-mel and key-point features learn nothing from data, so computing them once for
@@ -450,7 +511,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         import numpy as np
 
         # Read back from the landmark cache: how often the face was actually found.
-        tracks = pipeline.named_steps["kpd"].landmarks.extract(data.frame["path"].tolist())
+        tracks = landmarks.extract(data.frame["path"].tolist())
         success = np.concatenate([t.success for t in tracks if t is not None])
         face_found = {
             "landmarks": backend,
@@ -496,7 +557,13 @@ def _evaluate(args: argparse.Namespace) -> int:
     if not embedded:
         print(
             f"Paper (RAVDESS, {feature['name']}): {100 * feature['accuracy']:.1f} % accuracy; "
-            f"this run: {100 * report.mean_accuracy:.1f} %."
+            f"this run: {100 * report.mean_accuracy:.1f} %"
+            + (
+                " (transductive: each test actor calibrated from its own unlabeled clips; "
+                "compare it with a run without --subject-norm, not with the paper)."
+                if report.protocol["protocol"] == "transductive"
+                else "."
+            )
         )
     elif not args.quick:
         print(
@@ -511,33 +578,102 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    data = _load_data(args.data, n_actors=None)
+    if args.features == "kpd":
+        data = _load_face_data(args.data, n_actors=None)
+    else:
+        data = _load_data(args.data, n_actors=None)
     if not args.model.parent.is_dir():
         raise CLIError(f"folder {args.model.parent} of --model does not exist")
     from . import save_model
-    from .compose import make_speech_pipeline
+    from .compose import make_face_pipeline, make_speech_pipeline
 
-    pipeline = make_speech_pipeline(max_epochs=args.epochs, random_state=args.seed, verbose=1)
+    if args.features == "kpd":
+        from .face import FaceLandmarks, landmark_backend_for
+
+        landmarks = FaceLandmarks(landmark_backend_for(data.frame["path"]), verbose=1)
+        pipeline = make_face_pipeline(
+            landmarks=landmarks,
+            max_epochs=args.epochs,
+            random_state=args.seed,
+            verbose=1,
+            subject_normalization=args.subject_norm,
+        )
+    else:
+        pipeline = make_speech_pipeline(
+            max_epochs=args.epochs,
+            random_state=args.seed,
+            verbose=1,
+            subject_normalization=args.subject_norm,
+        )
     pipeline.fit(data.frame, data.y)
     # Progress output is for this training run; `skemotion predict` should print results only.
-    pipeline.set_params(lms__verbose=0, timnet__verbose=0)
+    _quiet(pipeline)
     save_model(pipeline, args.model)
     print(f"Trained on {len(data.frame)} clips of {data.groups.nunique()} actors.")
+    if args.subject_norm is not None:
+        print("Calibrated per actor: predict needs clips of each new person (--enroll).")
     print(f"Model saved to {args.model}")
     return 0
 
 
+def _quiet(pipeline: Any) -> None:
+    """Switch off every progress output of a fitted pipeline, fitted inner copies too."""
+    from .preprocessing import SubjectNormalizer
+
+    pipeline.set_params(**{name: 0 for name in pipeline.get_params() if name.endswith("verbose")})
+    for part in pipeline.get_params().values():
+        # A SubjectNormalizer's extractor is a fitted clone that set_params does not reach.
+        fitted = (
+            getattr(part, "transformer_", None) if isinstance(part, SubjectNormalizer) else None
+        )
+        if fitted is not None and "verbose" in fitted.get_params():
+            fitted.set_params(verbose=0)
+
+
+ENROLLED_SUBJECT = "enrolled"
+"""Subject id ``skemotion predict`` gives the person of its clips when they are not all
+RAVDESS clips of one actor (one person per call)."""
+
+
+def _clip_tables(*clip_lists: Sequence[Path]) -> list[Any]:
+    """The tables a saved pipeline reads: paths, RAVDESS fields when named so, one subject.
+
+    RAVDESS clips of a single actor keep that actor (the face model's neutral reference
+    is looked up by it); any other set of files is one person named ENROLLED_SUBJECT.
+    """
+    import dataclasses
+
+    import pandas as pd
+
+    from .datasets import parse_ravdess_name
+
+    row_lists: list[list[dict[str, Any]]] = []
+    for clips in clip_lists:
+        rows: list[dict[str, Any]] = []
+        for clip in clips:
+            try:
+                rows.append({**dataclasses.asdict(parse_ravdess_name(clip)), "path": str(clip)})
+            except ValueError:
+                rows.append({"path": str(clip)})
+        row_lists.append(rows)
+    tables = [pd.DataFrame(rows, columns=None if rows else ["path"]) for rows in row_lists]
+    actors = {row.get("actor") for rows in row_lists for row in rows}
+    if len(actors) != 1 or None in actors:
+        tables = [table.assign(actor=ENROLLED_SUBJECT) for table in tables]
+    return tables
+
+
 def _predict(args: argparse.Namespace) -> int:
-    missing = [str(clip) for clip in args.clips if not clip.is_file()]
+    missing = [str(clip) for clip in [*args.clips, *(args.enroll or [])] if not clip.is_file()]
     if missing:
         raise CLIError(f"clip(s) not found: {', '.join(missing)}")
     if not args.model.is_file():
         raise CLIError(f"model file {args.model} does not exist")
     import numpy as np
-    import pandas as pd
 
     from . import load_model
     from .exceptions import NotASkemotionModelError
+    from .preprocessing import SubjectNormalizer
 
     try:
         model = load_model(args.model)
@@ -545,8 +681,27 @@ def _predict(args: argparse.Namespace) -> int:
         # Its message names the file and says why; nothing from the file was executed.
         raise CLIError(str(exc)) from exc
 
-    clips = pd.DataFrame({"path": [str(clip) for clip in args.clips]})
-    probabilities = np.asarray(model.predict_proba(clips))
+    normalizers = [
+        step for step in model.get_params(deep=True).values() if isinstance(step, SubjectNormalizer)
+    ]
+    if args.enroll and not normalizers:
+        raise CLIError(
+            f"{args.model} was trained without subject calibration: --enroll needs a model "
+            "trained with --subject-norm"
+        )
+    clips, enrollment = _clip_tables(args.clips, args.enroll or [])
+    try:
+        if args.enroll:
+            for normalizer in normalizers:
+                normalizer.enroll(enrollment)
+        probabilities = np.asarray(model.predict_proba(clips))
+    except ValueError as exc:
+        if not normalizers:
+            raise
+        # Too few clips to calibrate to the person: the user's input, said in one line.
+        raise CLIError(
+            f"{exc} (give --enroll clips of the same person, at least {normalizers[0].min_clips})"
+        ) from exc
     classes = [str(label) for label in model.classes_]
     # Emotions in RAVDESS code order (classes_ is alphabetical), other labels after them.
     order = sorted(

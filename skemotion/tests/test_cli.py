@@ -182,3 +182,49 @@ def test_evaluate_kpd_from_tracking_csvs(tracking_corpus, tmp_path, capsys):
         assert report["n_samples"] == 16 * QUICK_N_ACTORS and report["n_folds"] == 5
         assert report["metadata"]["landmarks"] == "openface"
         assert report["metadata"]["face_found_fraction"] == 1.0
+
+
+def test_subject_norm_values_are_checked(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["evaluate", "--subject-norm", "some"])
+    assert exc.value.code == 2
+    assert "none, all, neutral or a number of clips" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_subject_calibrated_evaluate_train_and_enrolled_predict(quick_run, tmp_path, capsys):
+    _, first = quick_run
+    corpus = first / "corpus"
+    output = tmp_path / "calibrated"
+    args = ["evaluate", "--quick", "--data", str(corpus), "--output", str(output)]
+    assert main([*args, "--subject-norm", "8", "--epochs", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "Protocol: transductive" in out and "8 of each subject's clips" in out
+    assert "compare it with a run without --subject-norm" in out
+    report = json.loads((output / "report.json").read_text())
+    assert report["protocol"]["calibrations"]["lms"]["n_clips"] == 8
+
+    model = tmp_path / "calibrated.skem"
+    train = ["train", "--data", str(corpus), "--model", str(model), "--epochs", "1"]
+    assert main([*train, "--subject-norm", "all"]) == 0
+    assert "--enroll" in capsys.readouterr().out
+    # A new person's clip (the file renamed, so not a RAVDESS actor's): one clip cannot
+    # calibrate; a few unlabeled clips of the same person can.
+    clips = sorted(corpus.glob("Actor_02/*.wav"))
+    renamed = []
+    for i, clip in enumerate(clips[:6]):
+        target = tmp_path / f"visitor_{i}.wav"
+        target.write_bytes(clip.read_bytes())
+        renamed.append(str(target))
+    assert main(["predict", "--model", str(model), renamed[0]]) == 2
+    _one_line_error(capsys, "fewer than min_clips", "--enroll")
+    assert (
+        main(["predict", "--model", str(model), "--json", renamed[0], "--enroll", *renamed[1:]])
+        == 0
+    )
+    assert json.loads(capsys.readouterr().out)[0]["clip"] == renamed[0]
+    plain = tmp_path / "plain.skem"
+    assert main(["train", "--data", str(corpus), "--model", str(plain), "--epochs", "1"]) == 0
+    capsys.readouterr()
+    assert main(["predict", "--model", str(plain), renamed[0], "--enroll", *renamed[1:]]) == 2
+    _one_line_error(capsys, "trained without subject calibration")
