@@ -36,7 +36,7 @@ from ..compose import ModalityUnion
 from ..exceptions import NotASkemotionModelError
 from ..nets import FusionClassifier, FusionTIMNet, TIMNet, TIMNetClassifier
 from ..nets._fusion import SINGLE_MODALITY
-from ..preprocessing import TemporalStandardScaler
+from ..preprocessing import SubjectNormalizer, TemporalStandardScaler
 
 __all__ = [
     "METADATA_FILE",
@@ -163,7 +163,7 @@ def _fold(inputs: list[_Input], takes_array: bool, name: str, step: Any) -> list
     return folded
 
 
-def _plan(model: Any, *, caller: str) -> _Plan:
+def _plan(model: Any, *, caller: str, subject: Any = None) -> _Plan:
     steps: list[tuple[str, Any]] = []
     if isinstance(model, Pipeline):
         steps = list(model.steps[:-1])
@@ -209,11 +209,38 @@ def _plan(model: Any, *, caller: str) -> _Plan:
         takes_array = isinstance(step, TemporalStandardScaler)
         folded.insert(0, (name, step))
         position -= 1
+    inner_extractor: list[str] = []
+    if position > 0 and isinstance(steps[position - 1][1], SubjectNormalizer) and takes_array:
+        name, normalizer = steps[position - 1]
+        if subject is None:
+            raise ValueError(_per_subject_message(caller, name))
+        # The person's statistics are constants once the person is known: the graph takes
+        # that person's raw features; the extractor inside stays outside, as usual.
+        stand_in = normalizer.subject_scaler(subject)
+        inputs = _fold(inputs, True, name, stand_in)
+        folded.insert(0, (f"{name}[subject={subject!r}]", stand_in))
+        position -= 1
+        if normalizer.transformer_ is not None:
+            inner_extractor = [f"{name}__transformer"]
+    calibrating = [
+        name
+        for name, step in steps[:position]
+        if isinstance(step, SubjectNormalizer)
+        or any(isinstance(part, SubjectNormalizer) for part in _parts(step))
+    ]
+    if calibrating:
+        raise ValueError(
+            _per_subject_message(caller, calibrating[0])
+            if subject is None
+            else f"{caller}: step {calibrating[0]!r} calibrates per subject inside a union of "
+            "modalities; only a single-array pipeline (speech or face) folds one subject's "
+            "statistics into the graph."
+        )
     unexported = [
         name
         for name, step in steps[:position]
         if not (step is None or (isinstance(step, str) and step == "passthrough"))
-    ]
+    ] + inner_extractor
     threshold = getattr(classifier, "threshold", None) if output == "sigmoid" else None
     return _Plan(
         estimator=type(classifier).__name__,
@@ -224,6 +251,18 @@ def _plan(model: Any, *, caller: str) -> _Plan:
         unexported_steps=unexported,
         output=output,
         threshold=None if threshold is None else float(threshold),
+    )
+
+
+def _parts(step: Any) -> list[Any]:
+    return list(step.get_params(deep=True).values()) if hasattr(step, "get_params") else []
+
+
+def _per_subject_message(caller: str, name: str) -> str:
+    return (
+        f"{caller}: step {name!r} standardises each subject with that subject's own "
+        "statistics, which a graph cannot compute; pass subject=<a fitted or enrolled "
+        "subject> to export the model calibrated to that person."
     )
 
 
@@ -443,7 +482,7 @@ def _tensors(arrays: Sequence[np.ndarray]) -> tuple[Tensor, ...]:
 
 
 def export_torchscript(
-    model: Any, path: str | os.PathLike[str], *, example: Any = None
+    model: Any, path: str | os.PathLike[str], *, example: Any = None, subject: Any = None
 ) -> ExportedClassifier:
     """Write a fitted TIM-Net classifier as a TorchScript file returning probabilities.
 
@@ -471,6 +510,12 @@ def export_torchscript(
     example : array-like or mapping of str to array-like, optional
         Features to trace with, shaped as the graph's inputs (raw features when scalers
         are folded in); None draws random ones (2 clips of 16 frames).
+    subject : hashable, optional
+        For a pipeline calibrated per subject (a
+        :class:`~skemotion.preprocessing.SubjectNormalizer` step): the fitted or enrolled
+        person to export the model for; that person's statistics are folded into the
+        graph as constants, which then takes the person's raw features. Required for such
+        a pipeline (a graph cannot compute a person's statistics), ignored otherwise.
 
     Returns
     -------
@@ -509,7 +554,7 @@ def export_torchscript(
     ... # doctest: +SKIP
     True
     """
-    plan = _plan(model, caller="export_torchscript")
+    plan = _plan(model, caller="export_torchscript", subject=subject)
     wrapper = _build(plan)
     examples = _examples(plan, example)
     with torch.no_grad():
@@ -744,6 +789,7 @@ def export_onnx(
     path: str | os.PathLike[str],
     *,
     example: Any = None,
+    subject: Any = None,
     dynamo: bool = True,
     opset_version: int | None = None,
 ) -> ExportedClassifier:
@@ -767,6 +813,9 @@ def export_onnx(
     example : array-like or mapping of str to array-like, optional
         Features to check with (and to export with, when they have at least 2 clips and
         2 frames); None draws random ones.
+    subject : hashable, optional
+        The person a per-subject calibrated pipeline is exported for, as for
+        :func:`export_torchscript`.
     dynamo : bool, default=True
         torch's default ``torch.export``-based exporter (needs ``onnxscript``; tens of
         seconds per model). False uses the older TorchScript-based exporter, which is
@@ -797,7 +846,7 @@ def export_onnx(
     ('lms', 'kpd')
     """
     onnx, onnxruntime = _require_onnx()
-    plan = _plan(model, caller="export_onnx")
+    plan = _plan(model, caller="export_onnx", subject=subject)
     wrapper = _build(plan)
     examples = _examples(plan, example)
     names = [item.name for item in plan.inputs]

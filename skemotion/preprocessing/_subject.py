@@ -318,6 +318,48 @@ class SubjectNormalizer(TransformerMixin, BaseEstimator):
         self.scale_ = _combine(self.scale_, stats[1], keep)
         return self
 
+    def subject_scaler(self, subject: Any, *, modality: str | None = None) -> Any:
+        """The standardisation this normaliser applies to ``subject``, as its own scaler.
+
+        For deploying a model calibrated to one known person (exported graphs fold it in
+        as constants, :func:`skemotion.deploy.export_onnx` with ``subject=``).
+
+        Parameters
+        ----------
+        subject : hashable
+            A subject seen in ``fit`` or enrolled.
+        modality : str or None, default=None
+            The modality, when the normaliser's transformer outputs a dict.
+
+        Returns
+        -------
+        TemporalStandardScaler
+            Fitted, with the subject's ``mean_`` and ``scale_``.
+        """
+        from ._temporal_scaler import TemporalStandardScaler
+
+        check_is_fitted(self, "subjects_")
+        known = self.subjects_.tolist()
+        if _plain(subject) not in known:
+            raise ValueError(
+                f"No statistics for subject {subject!r}: fit or enroll it first (known: "
+                f"{_names(known)})."
+            )
+        if isinstance(self.mean_, Mapping) != (modality is not None):
+            raise ValueError(
+                "modality must name one of the dict outputs' keys "
+                f"{sorted(self.mean_) if isinstance(self.mean_, Mapping) else []}, or be None "
+                "for a single array."
+            )
+        index = known.index(_plain(subject))
+        mean, scale = _pick(self.mean_, modality)[index], _pick(self.scale_, modality)[index]
+        scaler = TemporalStandardScaler()
+        scaler.mean_, scaler.scale_ = mean.copy(), scale.copy()
+        scaler.var_ = scale**2
+        scaler.n_features_in_ = len(mean)
+        scaler.n_samples_seen_ = int(self.n_clips_[index])
+        return scaler
+
     def describe(self) -> dict[str, Any]:
         """The protocol of this calibration, as results must report it.
 
@@ -578,9 +620,12 @@ def _combine(old: Any, new: Any, keep: np.ndarray) -> Any:
 def _unique(subjects: np.ndarray) -> list[Hashable]:
     """Subjects in order of first appearance."""
     _, first = np.unique(subjects, return_index=True)
-    return [
-        subjects[i].item() if hasattr(subjects[i], "item") else subjects[i] for i in sorted(first)
-    ]
+    return [_plain(subjects[i]) for i in sorted(first)]
+
+
+def _plain(value: Any) -> Hashable:
+    """A NumPy scalar as the Python value it holds (``np.int64(3)`` -> ``3``)."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _as_array(subjects: list[Hashable]) -> np.ndarray:

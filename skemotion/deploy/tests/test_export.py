@@ -376,3 +376,35 @@ def test_onnx_default_exporter_dynamic_batch(
             _max_diff(exported.predict_proba(X[:n_clips]), clf.predict_proba(X[:n_clips])) <= ATOL
         )
     np.testing.assert_array_equal(exported.predict(X), clf.predict(X))
+
+
+def test_a_subject_calibrated_pipeline_exports_for_one_known_person(
+    array_data: tuple[np.ndarray, np.ndarray], tmp_path: Path
+) -> None:
+    import pandas as pd
+
+    from skemotion.preprocessing import SubjectNormalizer
+
+    X, y = array_data
+    actors = np.repeat([1, 2, 3], 8)
+    raw = X + actors[:, None, None].astype(np.float32)  # each person their own offset
+    table = pd.DataFrame({"clip": list(raw), "actor": actors})
+    stack = FunctionTransformer(lambda t: np.stack(t["clip"].to_list()))
+    pipe = Pipeline(
+        [
+            ("features", SubjectNormalizer(stack, min_clips_for_std=4)),
+            ("scaler", TemporalStandardScaler()),
+            ("timnet", TIMNetClassifier(**SMALL)),
+        ]
+    ).fit(table, y)
+    with pytest.raises(ValueError, match="pass subject="):
+        export_torchscript(pipe, tmp_path / "any.pt")
+    with pytest.raises(ValueError, match="No statistics for subject 7"):
+        export_torchscript(pipe, tmp_path / "any.pt", subject=7)
+    exported = export_torchscript(pipe, tmp_path / "actor2.pt", subject=2)
+    assert exported.folded_steps_ == ["features[subject=2]", "scaler"]
+    assert exported.unexported_steps_ == ["features__transformer"]
+    # The graph takes actor 2's raw features and answers as the pipeline does for actor 2.
+    mine = actors == 2
+    expected = pipe.predict_proba(table[mine])
+    assert _max_diff(exported.predict_proba(raw[mine]), expected) <= ATOL
