@@ -4,10 +4,13 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.skemotion-installed
 TORCH_VERSION ?= 2.13.0
-# The CPU build, named by its local version "+cpu": pip's own search first (a wheel on the
-# machine via --find-links / pip.conf, its dependencies from PyPI), the PyTorch CPU index only
-# when no such wheel is at hand, so the CUDA build (several GB) is never pulled.
-TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
+# The CPU build of torch, named by its local version "+cpu", from pip's own configuration
+# (a wheel on the machine via --find-links / pip.conf, its dependencies from the default
+# index). Elsewhere, point TORCH_CPU_INDEX at the PyTorch CPU wheel index to get it from
+# there (pip's --extra-index-url: only that index is added); with neither, the plain
+# torch release is installed, which on Linux is the much larger CUDA build (it runs on
+# the CPU too).
+TORCH_CPU_INDEX ?=
 
 .PHONY: install evaluate test lint docs bench ravdess clean
 
@@ -15,8 +18,9 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet "torch==$(TORCH_VERSION)+cpu" \
-		|| $(PY) -m pip install --quiet "torch==$(TORCH_VERSION)+cpu" \
-			--index-url $(TORCH_CPU_INDEX) --extra-index-url https://pypi.org/simple
+		|| { test -n "$(TORCH_CPU_INDEX)" && $(PY) -m pip install --quiet \
+			"torch==$(TORCH_VERSION)+cpu" --extra-index-url "$(TORCH_CPU_INDEX)"; } \
+		|| $(PY) -m pip install --quiet "torch==$(TORCH_VERSION)"
 	$(PY) -m pip install --quiet -e ".[test,video,face,embed,lint,docs]"
 	touch $(STAMP)
 
