@@ -25,7 +25,7 @@ from sklearn.utils.validation import check_consistent_length
 from tqdm.auto import tqdm
 
 from .. import EMOTIONS
-from .._parallel import streaming_return_as
+from .._parallel import fresh_loky_workers, streaming_return_as
 from ..preprocessing import INDUCTIVE_PROTOCOL, calibration_protocol
 from ._split import PAPER_ACTOR_FOLDS, RavdessActorFolds, check_no_group_overlap
 
@@ -756,6 +756,8 @@ def evaluate_actor_cv(
         cv = check_cv(cv, y, classifier=True)
     splits = _check_actor_splits(cv, X, y, groups)
 
+    # Each fold trains a model: new workers, measured by loky against a fold.
+    fresh_loky_workers(n_jobs)
     parallel = Parallel(n_jobs=n_jobs, return_as=streaming_return_as())
     if isinstance(X, Mapping):
         # Each modality's array as an argument of its own: joblib's dask backend then

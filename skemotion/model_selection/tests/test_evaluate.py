@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -355,3 +356,41 @@ def test_timnet_results_unchanged_by_groups(data):
         np.testing.assert_allclose(
             report.y_proba[test], model.predict_proba(X[test])[:, order], rtol=1e-6
         )
+
+
+_HELD: list[np.ndarray] = []
+
+
+class _HoldsMemory(ClassifierMixin, BaseEstimator):
+    """Keeps 400 MB per process after its first fit, as a trained network's allocator does."""
+
+    def fit(self, X: Any, y: Any) -> _HoldsMemory:
+        if not _HELD:
+            _HELD.append(np.ones(50_000_000))
+        self.classes_ = np.unique(y)
+        return self
+
+    def predict(self, X: Any) -> np.ndarray:
+        return np.full(len(X), self.classes_[0])
+
+
+def _light_task(i: int) -> int:
+    return i
+
+
+def test_folds_after_a_light_parallel_job_do_not_trip_lokys_leak_guard() -> None:
+    # `make evaluate` on a fresh clone: the corpus is written by loky workers, whose reuse
+    # for the folds made loky see the folds' memory as a leak and warn mid-progress-bar.
+    pytest.importorskip("psutil")
+    from joblib import Parallel, delayed
+
+    Parallel(n_jobs=2)(delayed(_light_task)(i) for i in range(4))
+    X = np.zeros((40, 3))
+    y = np.tile(["a", "b"], 20)
+    groups = np.repeat(np.arange(8), 5)
+    # Recorded, not raised: loky warns from its own thread, which an error would kill.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        report = evaluate_actor_cv(_HoldsMemory(), X, y, groups, cv=4, n_jobs=2)
+    assert report.n_folds == 4
+    assert not [w for w in caught if "worker stopped" in str(w.message)]
