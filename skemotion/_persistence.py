@@ -40,7 +40,7 @@ def _allowed_classes() -> dict[str, type]:
     from torch.utils.data import DataLoader
 
     from .audio import LogMelSpectrogram
-    from .compose import LateFusionClassifier, ModalityUnion
+    from .compose import LateFusionClassifier, ModalityUnion, SubjectAdaptiveClassifier
     from .embed import (
         FineTunedTIMNetClassifier,
         PretrainedTIMNet,
@@ -92,6 +92,7 @@ def _allowed_classes() -> dict[str, type]:
         FusionClassifier,
         FusionTIMNet,
         LateFusionClassifier,
+        SubjectAdaptiveClassifier,
         LogisticRegression,
         StandardScaler,
         GroupedValidSplit,

@@ -841,7 +841,10 @@ def describe_protocol(protocol: Mapping[str, Any]) -> str:
             if n_clips is None
             else f"{n_clips} of each subject's {source} ({calibration.get('selection')})"
         )
-        statistics = "mean + std" if calibration.get("with_std") else "mean"
+        if "batch-norm" in str(calibration.get("subject_normalization", "")):
+            statistics = "batch-norm statistics"
+        else:
+            statistics = "mean + std" if calibration.get("with_std") else "mean"
         parts.append(f"{path + ': ' if path else ''}{statistics} over {clips}")
     return (
         "transductive (subject calibration from each test subject's own unlabeled clips; "

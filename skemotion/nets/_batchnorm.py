@@ -8,16 +8,24 @@ kept, makes a network's predictions independent of how many steps it took.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import copy
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
+import numpy as np
 import torch
 from skorch.callbacks import Callback
 from torch import Tensor, nn
 
 from ._timnet import _CausalConvLayer
 
-__all__ = ["PreciseBatchNorm", "recompute_batchnorm_statistics"]
+__all__ = [
+    "PreciseBatchNorm",
+    "batchnorm_statistics",
+    "recompute_batchnorm_statistics",
+    "using_batchnorm_statistics",
+]
 
 
 def _statistics(layer: nn.Module) -> tuple[Tensor, Tensor]:
@@ -160,3 +168,89 @@ class PreciseBatchNorm(Callback):
         dataset = net.get_dataset(X, y)
         batches = (inputs for inputs, _ in net.get_iterator(dataset, training=False))
         recompute_batchnorm_statistics(net.module_, batches, forward=net.infer)
+
+
+def _statistics_names(module: nn.Module) -> list[str]:
+    """State-dict names of the running statistics of the layers that train them."""
+    was_training = module.training
+    module.train()
+    try:
+        return [
+            f"{name}.{buffer}"
+            for name, layer in module.named_modules()
+            if layer.training and _momentum_name(layer) is not None
+            for buffer in ("running_mean", "running_var")
+        ]
+    finally:
+        module.train(was_training)
+
+
+def batchnorm_statistics(net: Any, X: Any) -> dict[str, np.ndarray]:
+    """The batch-norm statistics a fitted skemotion network would have on ``X`` alone.
+
+    Computed as :class:`PreciseBatchNorm` computes them at the end of ``fit``, on a copy:
+    ``net`` is left as it is. With the clips of one subject, these are that subject's
+    statistics ("AdaBN", Li et al. 2018): the network then normalises every layer by the
+    subject, not only its input.
+
+    Parameters
+    ----------
+    net : TIMNetClassifier or subclass
+        Fitted.
+    X : array-like or dict of array-like
+        Features as ``net.predict`` takes them.
+
+    Returns
+    -------
+    dict of str to ndarray
+        The running mean and variance of every batch-norm layer, by state-dict name.
+    """
+    module = copy.deepcopy(net.module_)
+    X = net._validate_X(X, reset=False)
+    dataset = net.get_dataset(X)
+
+    def forward(inputs: Any) -> Any:
+        return module(**inputs) if isinstance(inputs, Mapping) else module(inputs)
+
+    batches = (
+        {k: v.to(net.device) for k, v in inputs.items()}
+        if isinstance(inputs, Mapping)
+        else inputs.to(net.device)
+        for inputs, _ in net.get_iterator(dataset, training=False)
+    )
+    recompute_batchnorm_statistics(module, batches, forward=forward)
+    state = module.state_dict()
+    return {name: state[name].detach().cpu().numpy() for name in _statistics_names(module)}
+
+
+@contextmanager
+def using_batchnorm_statistics(net: Any, statistics: Mapping[str, Any]) -> Iterator[Any]:
+    """Within the block, ``net`` predicts with the given batch-norm statistics.
+
+    Parameters
+    ----------
+    net : TIMNetClassifier or subclass
+        Fitted.
+    statistics : mapping of str to array
+        As :func:`batchnorm_statistics` returns them.
+
+    Yields
+    ------
+    net
+        The same network; its own statistics are put back on leaving the block, whatever
+        happens inside.
+    """
+    state = net.module_.state_dict()
+    unknown = sorted(set(statistics) - set(_statistics_names(net.module_)))
+    if unknown:
+        raise ValueError(f"Not batch-norm statistics of this network: {unknown[:3]}.")
+    saved = {name: state[name].clone() for name in statistics}
+    try:
+        with torch.no_grad():
+            for name, value in statistics.items():
+                state[name].copy_(torch.as_tensor(np.asarray(value)))
+        yield net
+    finally:
+        with torch.no_grad():
+            for name, value in saved.items():
+                state[name].copy_(value)

@@ -4,7 +4,9 @@ from ._subject import (
     INDUCTIVE_PROTOCOL,
     SubjectNormalizer,
     calibration_protocol,
+    select_calibration_clips,
     subject_statistics,
+    subjects_of,
 )
 from ._temporal_scaler import TemporalStandardScaler
 
@@ -13,5 +15,7 @@ __all__ = [
     "SubjectNormalizer",
     "TemporalStandardScaler",
     "calibration_protocol",
+    "select_calibration_clips",
     "subject_statistics",
+    "subjects_of",
 ]

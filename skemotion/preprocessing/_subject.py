@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import warnings
 import zlib
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from numbers import Integral
 from typing import Any
 
@@ -16,11 +16,15 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted
 from skorch.helper import SliceDict
 
+from .._subjects import as_subject_array, plain, unique_in_order
+
 __all__ = [
     "INDUCTIVE_PROTOCOL",
     "SubjectNormalizer",
     "calibration_protocol",
+    "select_calibration_clips",
     "subject_statistics",
+    "subjects_of",
 ]
 
 INDUCTIVE_PROTOCOL: dict[str, Any] = {
@@ -340,7 +344,7 @@ class SubjectNormalizer(TransformerMixin, BaseEstimator):
 
         check_is_fitted(self, "subjects_")
         known = self.subjects_.tolist()
-        if _plain(subject) not in known:
+        if plain(subject) not in known:
             raise ValueError(
                 f"No statistics for subject {subject!r}: fit or enroll it first (known: "
                 f"{_names(known)})."
@@ -351,7 +355,7 @@ class SubjectNormalizer(TransformerMixin, BaseEstimator):
                 f"{sorted(self.mean_) if isinstance(self.mean_, Mapping) else []}, or be None "
                 "for a single array."
             )
-        index = known.index(_plain(subject))
+        index = known.index(plain(subject))
         mean, scale = _pick(self.mean_, modality)[index], _pick(self.scale_, modality)[index]
         scaler = TemporalStandardScaler()
         scaler.mean_, scaler.scale_ = mean.copy(), scale.copy()
@@ -398,27 +402,9 @@ class SubjectNormalizer(TransformerMixin, BaseEstimator):
         return self._check_features(self.transformer_.transform(X), reset=False)
 
     def _subjects(self, X: Any, subjects: Any) -> np.ndarray:
-        if subjects is None:
-            if hasattr(X, "columns") and self.subject_column in X.columns:
-                subjects = X[self.subject_column]
-            else:
-                where = (
-                    f"the clip table has no {self.subject_column!r} column"
-                    if hasattr(X, "columns")
-                    else f"X is a {type(X).__name__}, not a clip table"
-                )
-                raise ValueError(
-                    f"SubjectNormalizer needs the subject of every clip: {where}. Pass a "
-                    f"table with a subject_column ({self.subject_column!r}) or "
-                    "subjects=... ."
-                )
-        subjects = np.asarray(subjects)
-        if subjects.ndim != 1 or len(subjects) != _n_rows(X):
-            raise ValueError(
-                f"subjects must give one subject per clip ({_n_rows(X)}), got shape "
-                f"{subjects.shape}."
-            )
-        return subjects
+        return subjects_of(
+            X, subjects, subject_column=self.subject_column, caller="SubjectNormalizer"
+        )
 
     def _check_features(self, features: Any, *, reset: bool) -> Any:
         if sparse.issparse(features):  # before the Mapping test: some sparse types are one
@@ -446,30 +432,21 @@ class SubjectNormalizer(TransformerMixin, BaseEstimator):
         return X
 
     def _calibration_rows(self, X: Any, subjects: np.ndarray) -> np.ndarray:
-        """Which rows may give statistics: ``source``, then the ``n_clips`` budget."""
-        if self.source == "neutral":
-            allowed = _neutral_rows(X, self.path_column)
-        else:
-            allowed = np.ones(len(subjects), dtype=bool)
-        if self.n_clips is None:
-            return allowed
-        chosen = np.zeros(len(subjects), dtype=bool)
-        seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
-        for subject in _unique(subjects):
-            rows = np.flatnonzero((subjects == subject) & allowed)
-            if self.selection == "random" and len(rows) > self.n_clips:
-                # A draw per subject that does not depend on which other subjects are in
-                # the call, so a subject's calibration is the same in any batch.
-                rng = np.random.default_rng([seed, zlib.crc32(repr(subject).encode())])
-                rows = np.sort(rng.choice(rows, size=self.n_clips, replace=False))
-            chosen[rows[: self.n_clips]] = True
-        return chosen
+        return select_calibration_clips(
+            X,
+            subjects,
+            source=self.source,
+            n_clips=self.n_clips,
+            selection=self.selection,
+            path_column=self.path_column,
+            random_state=self.random_state,
+        )
 
     def _statistics(
         self, features: Any, subjects: np.ndarray, rows: np.ndarray
     ) -> tuple[np.ndarray, tuple[Any, Any], np.ndarray]:
         """Per-subject (mean, scale) over the chosen rows, for every subject of the call."""
-        names = _unique(subjects)
+        names = unique_in_order(subjects)
         counts = np.array([np.sum((subjects == s) & rows) for s in names], dtype=np.int64)
 
         def per_subject(array: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -484,16 +461,16 @@ class SubjectNormalizer(TransformerMixin, BaseEstimator):
             ]
             return np.stack([m for m, _ in stats]), np.stack([s for _, s in stats])
 
-        return _as_array(names), _map(features, per_subject), counts
+        return as_subject_array(names), _map(features, per_subject), counts
 
     def _normalize(self, features: Any, subjects: np.ndarray, rows: np.ndarray) -> Any:
-        names = _unique(subjects)
+        names = unique_in_order(subjects)
         known = {subject: i for i, subject in enumerate(self.subjects_.tolist())}
         new = [s for s in names if s not in known]
         fresh_stats: tuple[Any, Any] | None = None
         fresh_index: dict[Any, int] = {}
         if new:
-            new_rows = np.isin(subjects, _as_array(new))
+            new_rows = np.isin(subjects, as_subject_array(new))
             fresh, fresh_stats, counts = self._statistics(
                 _map(features, lambda a: a[new_rows]), subjects[new_rows], rows[new_rows]
             )
@@ -544,6 +521,90 @@ class SubjectNormalizer(TransformerMixin, BaseEstimator):
         return apply(features, None)
 
 
+def select_calibration_clips(
+    table: Any,
+    subjects: np.ndarray,
+    *,
+    source: str = "all",
+    n_clips: int | None = None,
+    selection: str = "first",
+    path_column: str = "path",
+    random_state: Any = None,
+) -> np.ndarray:
+    """Which clips of each subject may calibrate it: ``source``, then an ``n_clips`` budget.
+
+    Parameters
+    ----------
+    table : DataFrame or array-like
+        The clips; ``source="neutral"`` reads the RAVDESS names of its ``clip_id`` column
+        (or of the files in ``path_column``).
+    subjects : ndarray of shape (n_clips,)
+        Subject of each clip.
+    source : {"all", "neutral"}, default="all"
+        All of a subject's clips, or its neutral ones (never read from labels).
+    n_clips : int or None, default=None
+        At most this many per subject; None keeps every ``source`` clip.
+    selection : {"first", "random"}, default="first"
+        The first ``n_clips`` in table order, or a draw seeded by ``random_state`` and the
+        subject alone (the same clips whichever other subjects are in the table).
+    path_column : str, default="path"
+    random_state : int, RandomState or None, default=None
+
+    Returns
+    -------
+    mask : ndarray of bool, shape (n_clips,)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> select_calibration_clips(None, np.array([1, 1, 1, 2, 2]), n_clips=2).tolist()
+    [True, True, False, True, True]
+    """
+    if source == "neutral":
+        allowed = _neutral_rows(table, path_column)
+    else:
+        allowed = np.ones(len(subjects), dtype=bool)
+    if n_clips is None:
+        return allowed
+    chosen = np.zeros(len(subjects), dtype=bool)
+    seed = check_random_state(random_state).randint(np.iinfo(np.int32).max)
+    for subject in unique_in_order(subjects):
+        rows = np.flatnonzero((subjects == subject) & allowed)
+        if selection == "random" and len(rows) > n_clips:
+            # A draw per subject that does not depend on which other subjects are in the
+            # call, so a subject's calibration is the same in any batch.
+            rng = np.random.default_rng([seed, zlib.crc32(repr(subject).encode())])
+            rows = np.sort(rng.choice(rows, size=n_clips, replace=False))
+        chosen[rows[:n_clips]] = True
+    return chosen
+
+
+def subjects_of(X: Any, subjects: Any, *, subject_column: str, caller: str) -> np.ndarray:
+    """The subject of every clip: ``subjects`` when given, else the table's column.
+
+    Raises a ``ValueError`` saying how to give them when neither is there.
+    """
+    if subjects is None:
+        if hasattr(X, "columns") and subject_column in X.columns:
+            subjects = X[subject_column]
+        else:
+            where = (
+                f"the clip table has no {subject_column!r} column"
+                if hasattr(X, "columns")
+                else f"X is a {type(X).__name__}, not a clip table"
+            )
+            raise ValueError(
+                f"{caller} needs the subject of every clip: {where}. Pass a table with a "
+                f"subject_column ({subject_column!r}) or subjects=... ."
+            )
+    subjects = np.asarray(subjects)
+    if subjects.ndim != 1 or len(subjects) != _n_rows(X):
+        raise ValueError(
+            f"subjects must give one subject per clip ({_n_rows(X)}), got shape {subjects.shape}."
+        )
+    return subjects
+
+
 def calibration_protocol(estimator: Any) -> dict[str, Any]:
     """Whether ``estimator`` reads statistics of the test subjects, and which.
 
@@ -555,10 +616,11 @@ def calibration_protocol(estimator: Any) -> dict[str, Any]:
     Returns
     -------
     protocol : dict
-        :data:`INDUCTIVE_PROTOCOL` (``{"protocol": "inductive", ...}``) when no
-        :class:`SubjectNormalizer` is inside; otherwise ``{"protocol": "transductive",
-        "calibrations": {path: SubjectNormalizer.describe()}}``, keyed by each
-        normalizer's parameter path (``""`` for the estimator itself).
+        :data:`INDUCTIVE_PROTOCOL` (``{"protocol": "inductive", ...}``) when no subject
+        calibration (:class:`SubjectNormalizer`,
+        :class:`~skemotion.compose.SubjectAdaptiveClassifier`) is inside; otherwise
+        ``{"protocol": "transductive", "calibrations": {path: calibration.describe()}}``,
+        keyed by each calibration's parameter path (``""`` for the estimator itself).
 
     Examples
     --------
@@ -577,16 +639,26 @@ def calibration_protocol(estimator: Any) -> dict[str, Any]:
     return {"protocol": "transductive", "calibrations": found}
 
 
-def _normalizers(estimator: Any, path: str) -> list[tuple[str, SubjectNormalizer]]:
-    found = [(path, estimator)] if isinstance(estimator, SubjectNormalizer) else []
+def _normalizers(estimator: Any, path: str) -> list[tuple[str, Any]]:
+    found = [(path, estimator)] if _calibrates_subjects(estimator) else []
     if not hasattr(estimator, "get_params") or isinstance(estimator, type):
         return found
     # Deep parameters name every nested estimator the way GridSearchCV addresses it.
     return found + [
         (name, value)
         for name, value in estimator.get_params(deep=True).items()
-        if isinstance(value, SubjectNormalizer)
+        if _calibrates_subjects(value)
     ]
+
+
+def _calibrates_subjects(estimator: Any) -> bool:
+    """A subject calibration: it reads its subjects from a column, enrolls, describes."""
+    return (
+        not isinstance(estimator, type)
+        and hasattr(estimator, "subject_column")
+        and callable(getattr(estimator, "enroll", None))
+        and callable(getattr(estimator, "describe", None))
+    )
 
 
 def _fit_transform(transformer: Any, X: Any, y: Any) -> Any:
@@ -615,24 +687,6 @@ def _combine(old: Any, new: Any, keep: np.ndarray) -> Any:
     if isinstance(old, Mapping):
         return {key: np.concatenate([old[key][keep], new[key]]) for key in old}
     return np.concatenate([old[keep], new])
-
-
-def _unique(subjects: np.ndarray) -> list[Hashable]:
-    """Subjects in order of first appearance."""
-    _, first = np.unique(subjects, return_index=True)
-    return [_plain(subjects[i]) for i in sorted(first)]
-
-
-def _plain(value: Any) -> Hashable:
-    """A NumPy scalar as the Python value it holds (``np.int64(3)`` -> ``3``)."""
-    return value.item() if isinstance(value, np.generic) else value
-
-
-def _as_array(subjects: list[Hashable]) -> np.ndarray:
-    array = np.empty(len(subjects), dtype=object)
-    array[:] = subjects
-    # Back to the natural dtype (int, str) where the subjects share one.
-    return np.asarray(subjects) if subjects else array
 
 
 def _names(subjects: Sequence[Any]) -> str:

@@ -25,7 +25,7 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skemotion.audio import LogMelSpectrogram
-from skemotion.compose import LateFusionClassifier, ModalityUnion
+from skemotion.compose import LateFusionClassifier, ModalityUnion, SubjectAdaptiveClassifier
 from skemotion.embed import (
     FineTunedTIMNetClassifier,
     ResNetEmbedder,
@@ -136,6 +136,11 @@ INIT_PARAMS: dict[type[Any], dict[str, Any]] = {
     },
     SubjectNormalizer: {},
     ActionUnitMeans: {},
+    SubjectAdaptiveClassifier: {
+        "estimator": TIMNetClassifier(
+            max_epochs=2, module__filters=4, module__n_scales=2, random_state=0
+        )
+    },
 }
 _WAV2VEC2 = _tiny_wav2vec2()
 if _WAV2VEC2 is not None:
@@ -286,10 +291,35 @@ _SUBJECT_CHECKS = (
     "check_transformer_preserve_dtypes",
 )
 
+_ADAPTIVE_NEEDS_SUBJECTS = (
+    "Gives each subject its own batch-norm statistics, so it needs the subject of every "
+    "clip, from the clip table's subject column or fit(X, y, subjects=...); it asks for "
+    "them before anything else, so every check that fits a bare matrix gets that "
+    "ValueError. compose/tests/test_subject_adaptive.py runs the contract with subjects "
+    "(fit, predict, clone, grid search, save/load, unfitted errors)."
+)
+_ADAPTIVE_CHECKS = (
+    *_SUBJECT_CHECKS,
+    "check_classifier_data_not_an_array",
+    "check_classifiers_classes",
+    "check_classifiers_one_label",
+    "check_classifiers_one_label_sample_weights",
+    "check_classifiers_regression_target",
+    "check_classifiers_train",
+    "check_complex_data",
+    "check_estimator_sparse_array",
+    "check_estimator_sparse_matrix",
+    "check_estimator_sparse_tag",
+    "check_estimators_empty_data_messages",
+    "check_requires_y_none",
+    "check_supervised_y_2d",
+)
+
 EXPECTED_FAILED_CHECKS: dict[str, dict[str, str]] = {
     "LogMelSpectrogram": {"check_estimators_dtypes": _INTEGER_PCM},
     "TemporalStandardScaler": {},
     "SubjectNormalizer": dict.fromkeys(_SUBJECT_CHECKS, _NEEDS_SUBJECTS),
+    "SubjectAdaptiveClassifier": dict.fromkeys(_ADAPTIVE_CHECKS, _ADAPTIVE_NEEDS_SUBJECTS),
     "TIMNetClassifier": {
         "check_no_attributes_set_in_init": _SKORCH_INIT,
     },
