@@ -231,7 +231,7 @@ class TIMNetClassifier(NeuralNetClassifier):
         )
         if self.checkpoint_monitor is not None:
             callbacks.append(("checkpoint", RestoreBestCheckpoint(self.checkpoint_monitor)))
-        if self.batchnorm_statistics == "precise":
+        if isinstance(self.batchnorm_statistics, str) and self.batchnorm_statistics == "precise":
             # After the checkpoint: the statistics must be those of the weights kept.
             callbacks.append(("precise_bn", PreciseBatchNorm()))
         return callbacks
@@ -313,7 +313,10 @@ class TIMNetClassifier(NeuralNetClassifier):
         ``groups`` (the actor of each clip) is only used by a :class:`GroupedValidSplit`;
         it never reaches the network.
         """
-        if self.batchnorm_statistics not in ("precise", "running"):
+        if not (
+            isinstance(self.batchnorm_statistics, str)
+            and self.batchnorm_statistics in ("precise", "running")
+        ):
             raise ValueError(
                 "batchnorm_statistics must be 'precise' or 'running', got "
                 f"{self.batchnorm_statistics!r}."
