@@ -5,6 +5,7 @@ from ._callbacks import GroupedValidSplit, RestoreBestCheckpoint
 from ._classifier import PAPER_HYPERPARAMETERS, TIMNetBinaryClassifier, TIMNetClassifier
 from ._functional import causal_conv_bn_relu, causal_conv_bn_relu_reference
 from ._fusion import FusionClassifier, FusionTIMNet
+from ._stacked import StackedTIMNet, fit_stacked, stacking_unsupported_reason
 from ._timnet import TemporalAwareBlock, TIMNet
 
 __all__ = [
@@ -14,11 +15,14 @@ __all__ = [
     "GroupedValidSplit",
     "PreciseBatchNorm",
     "RestoreBestCheckpoint",
+    "StackedTIMNet",
     "TIMNet",
     "TIMNetBinaryClassifier",
     "TIMNetClassifier",
     "TemporalAwareBlock",
     "causal_conv_bn_relu",
     "causal_conv_bn_relu_reference",
+    "fit_stacked",
     "recompute_batchnorm_statistics",
+    "stacking_unsupported_reason",
 ]

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -143,6 +144,9 @@ class TIMNetClassifier(NeuralNetClassifier):
     >>> clf.predict(X[:2]).shape
     (2,)
     """
+
+    # The actors of the clips being fitted, for a GroupedValidSplit; set only during fit.
+    _split_groups_: np.ndarray | None
 
     def __init__(
         self,
@@ -313,6 +317,20 @@ class TIMNetClassifier(NeuralNetClassifier):
         ``groups`` (the actor of each clip) is only used by a :class:`GroupedValidSplit`;
         it never reaches the network.
         """
+        X, y_encoded = self._prepare_fit(X, y, groups)
+        try:
+            with self._seeded_random_state():
+                super().fit(X, y_encoded, **fit_params)
+        finally:
+            self._split_groups_ = None
+        return self
+
+    def _prepare_fit(self, X: Any, y: Any, groups: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Checked ``X``, label-encoded ``y``; sets the label encoder and the split groups.
+
+        Shared by :meth:`fit` and the stacked training of several classifiers
+        (:func:`skemotion.nets.fit_stacked`), so that both see the same data.
+        """
         if self.batchnorm_statistics not in ("precise", "running"):
             raise ValueError(
                 "batchnorm_statistics must be 'precise' or 'running', got "
@@ -337,14 +355,15 @@ class TIMNetClassifier(NeuralNetClassifier):
                     "train_split=GroupedValidSplit(...) needs fit(X, y, groups=actors)."
                 )
         self._split_groups_ = None if groups is None else np.asarray(groups)
-        try:
-            with torch.random.fork_rng(devices=[]):
-                if self.random_state is not None:
-                    torch.manual_seed(self.random_state)
-                super().fit(X, y_encoded, **fit_params)
-        finally:
-            self._split_groups_ = None
-        return self
+        return X, y_encoded
+
+    @contextmanager
+    def _seeded_random_state(self) -> Iterator[None]:
+        """torch's global generator seeded with ``random_state``, restored on exit."""
+        with torch.random.fork_rng(devices=[]):
+            if self.random_state is not None:
+                torch.manual_seed(self.random_state)
+            yield
 
     def partial_fit(self, X: Any, y: Any = None, classes: Any = None, **fit_params: Any) -> Any:
         """Continue training on ``X``, ``y`` (labels must be among ``classes_``)."""
