@@ -1,6 +1,6 @@
 """Actor-grouped cross-validation for speaker-independent evaluation."""
 
-from ._evaluate import ActorCVReport, evaluate_actor_cv
+from ._evaluate import ActorCVReport, evaluate_actor_cv, evaluate_actor_cv_many
 from ._fusion import fuse_posteriors, fuse_reports
 from ._reproduce import (
     PAPER_TABLE1,
@@ -26,6 +26,7 @@ __all__ = [
     "ReproduceSettings",
     "check_no_group_overlap",
     "evaluate_actor_cv",
+    "evaluate_actor_cv_many",
     "fuse_posteriors",
     "fuse_reports",
     "reproduce_table1",

@@ -32,7 +32,7 @@ from ._split import PAPER_ACTOR_FOLDS, RavdessActorFolds, check_no_group_overlap
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-__all__ = ["ActorCVReport", "evaluate_actor_cv"]
+__all__ = ["ActorCVReport", "evaluate_actor_cv", "evaluate_actor_cv_many"]
 
 # joblib backends whose workers share this machine: training the folds in one stacked
 # network here does their work with less overhead. A cluster backend spreads them instead.
@@ -659,44 +659,52 @@ def _stacking_unsupported_reason(estimator: Any) -> str | None:
 
 
 def _fit_and_predict_stacked(
-    estimator: BaseEstimator,
+    estimators: Sequence[BaseEstimator],
     X: Any,
     y: np.ndarray,
     splits: list[tuple[np.ndarray, np.ndarray]],
     *,
     n_threads: int,
-) -> list[tuple[np.ndarray, float, float, tuple[np.ndarray, np.ndarray] | None]]:
-    """Every fold's model, its network trained with the others' as one stacked network.
+) -> list[list[tuple[np.ndarray, float, float, tuple[np.ndarray, np.ndarray] | None]]]:
+    """Every fold's model of every estimator, all networks trained as one stacked network.
 
     Each fold's preprocessing steps are fitted on its own training actors, as in
     :func:`_fit_and_predict`; only the final networks' training is shared. A fold's
     ``fit_time`` is its preprocessing time plus an equal share of the stacked training.
+    Returns one list of fold results per estimator.
     """
     from ..nets import fit_stacked
 
     models: list[Any] = []
     networks: list[Any] = []
     inputs: list[Any] = []
+    targets: list[np.ndarray] = []
     preprocessing: list[float] = []
-    for train, _ in splits:
-        model: Any = clone(estimator)
-        start = time.perf_counter()
-        if isinstance(model, Pipeline):
-            network = model.steps[-1][1]
-            X_train = model[:-1].fit_transform(_take(X, train), y[train])
-        else:
-            network, X_train = model, _take(X, train)
-        preprocessing.append(time.perf_counter() - start)
-        models.append(model)
-        networks.append(network)
-        inputs.append(X_train)
+    tests: list[np.ndarray] = []
+    for estimator in estimators:
+        for train, test in splits:
+            model: Any = clone(estimator)
+            start = time.perf_counter()
+            if isinstance(model, Pipeline):
+                network = model.steps[-1][1]
+                X_train = model[:-1].fit_transform(_take(X, train), y[train])
+            else:
+                network, X_train = model, _take(X, train)
+            preprocessing.append(time.perf_counter() - start)
+            models.append(model)
+            networks.append(network)
+            inputs.append(X_train)
+            targets.append(y[train])
+            tests.append(test)
     start = time.perf_counter()
-    fit_stacked(networks, inputs, [y[train] for train, _ in splits], n_threads=n_threads)
-    share = (time.perf_counter() - start) / len(splits)
-    return [
+    fit_stacked(networks, inputs, targets, n_threads=n_threads)
+    share = (time.perf_counter() - start) / len(networks)
+    results = [
         _predict_fold(model, X, test, prep + share)
-        for model, (_, test), prep in zip(models, splits, preprocessing, strict=True)
+        for model, test, prep in zip(models, tests, preprocessing, strict=True)
     ]
+    n_folds = len(splits)
+    return [results[i : i + n_folds] for i in range(0, len(results), n_folds)]
 
 
 def _fit_and_predict_parts(
@@ -817,35 +825,15 @@ def evaluate_actor_cv(
     >>> len(report.y_pred), int(report.confusion_matrix.sum())
     (240, 240)
     """
-    y = np.asarray(y)
-    groups = np.asarray(groups)
-    check_consistent_length(y, groups)
-    for values in X.values() if isinstance(X, Mapping) else [X]:
-        check_consistent_length(values, y)
-    if cv is None:
-        cv = _default_actor_cv(set(_to_builtin(np.unique(groups))))
-    elif isinstance(cv, numbers.Integral):
-        # check_cv would turn an int into StratifiedKFold, which ignores actors.
-        cv = GroupKFold(n_splits=int(cv))
-    else:
-        cv = check_cv(cv, y, classifier=True)
-    splits = _check_actor_splits(cv, X, y, groups)
-
-    stacked = False
-    if stack_folds not in ("auto", True, False):
-        raise ValueError(f"stack_folds must be 'auto', True or False, got {stack_folds!r}.")
-    if stack_folds:
-        reason = _stacking_unsupported_reason(estimator)
-        if reason is not None and stack_folds is True:
-            raise ValueError(f"stack_folds=True, but the folds cannot be stacked: {reason}.")
-        stacked = reason is None
+    y, groups, cv, splits = _actor_splits(X, y, groups, cv)
+    stacked = _use_stacking([estimator], stack_folds)
     results: Iterable[Any]
     if stacked:
         if verbose >= 1:
             print(f"training the {len(splits)} folds as one stacked network", file=sys.stderr)
         results = _fit_and_predict_stacked(
-            estimator, X, y, splits, n_threads=effective_n_jobs(n_jobs)
-        )
+            [estimator], X, y, splits, n_threads=effective_n_jobs(n_jobs)
+        )[0]
     elif isinstance(X, Mapping):
         parallel = Parallel(n_jobs=n_jobs, return_as=streaming_return_as())
         # Each modality's array as an argument of its own: joblib's dask backend then
@@ -864,6 +852,147 @@ def evaluate_actor_cv(
             delayed(_fit_and_predict)(estimator, X, y, train, test, groups)
             for train, test in splits
         )
+    return _build_report(
+        results,
+        y=y,
+        groups=groups,
+        splits=splits,
+        labels=labels,
+        verbose=verbose,
+        metadata={"cv": repr(cv), "estimator": repr(estimator), "stacked_folds": stacked},
+    )
+
+
+def evaluate_actor_cv_many(
+    estimators: Sequence[BaseEstimator],
+    X: Any,
+    y: Any,
+    groups: Any,
+    *,
+    cv: int | Any | Iterable[tuple[Any, Any]] | None = None,
+    n_jobs: int | None = None,
+    verbose: int = 0,
+    labels: Sequence[Any] | None = None,
+    stack_folds: bool | str = "auto",
+) -> list[ActorCVReport]:
+    """:func:`evaluate_actor_cv` of several estimators on the same actor folds.
+
+    Meant for seeds (how much of a difference is noise) and grids over parameters that
+    leave the network's shape alone (learning rate, epochs, batch size): when stacking
+    supports every estimator, all ``len(estimators) x n_folds`` networks train together
+    as one stacked network (:func:`skemotion.nets.fit_stacked`), each as it would alone.
+    Otherwise each estimator is evaluated in turn, with :func:`evaluate_actor_cv`.
+
+    Parameters
+    ----------
+    estimators : sequence of estimator objects
+        Each is cloned for each fold.
+    X, y, groups, cv, n_jobs, verbose, labels, stack_folds
+        As for :func:`evaluate_actor_cv`; ``stack_folds="auto"`` stacks only when every
+        estimator can be stacked.
+
+    Returns
+    -------
+    reports : list of ActorCVReport
+        One per estimator, in order, on the same splits.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from skemotion.model_selection import evaluate_actor_cv_many
+    >>> rng = np.random.default_rng(0)
+    >>> actors = np.repeat(np.arange(1, 25), 10)
+    >>> y = np.tile(["happy", "sad"], 120)
+    >>> X = rng.normal(size=(240, 4)) + (y == "happy")[:, None]
+    >>> models = [LogisticRegression(C=c) for c in (0.1, 1.0)]
+    >>> reports = evaluate_actor_cv_many(models, X, y, actors)
+    >>> [len(report.fold_accuracy) for report in reports]
+    [5, 5]
+    """
+    estimators = list(estimators)
+    if not estimators:
+        raise ValueError("evaluate_actor_cv_many needs at least one estimator.")
+    if not _use_stacking(estimators, stack_folds):
+        return [
+            evaluate_actor_cv(
+                estimator,
+                X,
+                y,
+                groups,
+                cv=cv,
+                n_jobs=n_jobs,
+                verbose=verbose,
+                labels=labels,
+                stack_folds=False,
+            )
+            for estimator in estimators
+        ]
+    y, groups, cv, splits = _actor_splits(X, y, groups, cv)
+    if verbose >= 1:
+        print(
+            f"training {len(estimators)} x {len(splits)} folds as one stacked network",
+            file=sys.stderr,
+        )
+    results = _fit_and_predict_stacked(estimators, X, y, splits, n_threads=effective_n_jobs(n_jobs))
+    return [
+        _build_report(
+            fold_results,
+            y=y,
+            groups=groups,
+            splits=splits,
+            labels=labels,
+            verbose=verbose,
+            metadata={"cv": repr(cv), "estimator": repr(estimator), "stacked_folds": True},
+        )
+        for estimator, fold_results in zip(estimators, results, strict=True)
+    ]
+
+
+def _actor_splits(
+    X: Any, y: Any, groups: Any, cv: Any
+) -> tuple[np.ndarray, np.ndarray, Any, list[tuple[np.ndarray, np.ndarray]]]:
+    """Checked labels and actors, the cross-validator and its leak-free splits."""
+    y = np.asarray(y)
+    groups = np.asarray(groups)
+    check_consistent_length(y, groups)
+    for values in X.values() if isinstance(X, Mapping) else [X]:
+        check_consistent_length(values, y)
+    if cv is None:
+        cv = _default_actor_cv(set(_to_builtin(np.unique(groups))))
+    elif isinstance(cv, numbers.Integral):
+        # check_cv would turn an int into StratifiedKFold, which ignores actors.
+        cv = GroupKFold(n_splits=int(cv))
+    else:
+        cv = check_cv(cv, y, classifier=True)
+    return y, groups, cv, _check_actor_splits(cv, X, y, groups)
+
+
+def _use_stacking(estimators: Sequence[Any], stack_folds: bool | str) -> bool:
+    if stack_folds not in ("auto", True, False):
+        raise ValueError(f"stack_folds must be 'auto', True or False, got {stack_folds!r}.")
+    if not stack_folds:
+        return False
+    for estimator in estimators:
+        reason = _stacking_unsupported_reason(estimator)
+        if reason is not None:
+            if stack_folds is True:
+                raise ValueError(f"stack_folds=True, but the folds cannot be stacked: {reason}.")
+            return False
+    return True
+
+
+def _build_report(
+    results: Iterable[tuple[np.ndarray, float, float, tuple[np.ndarray, np.ndarray] | None]],
+    *,
+    y: np.ndarray,
+    groups: np.ndarray,
+    splits: list[tuple[np.ndarray, np.ndarray]],
+    labels: Sequence[Any] | None,
+    verbose: int,
+    metadata: dict[str, Any],
+) -> ActorCVReport:
+    """Pool the folds' predictions (consumed as they arrive) into a report."""
     fold_preds: list[np.ndarray] = []
     fold_probas: list[tuple[np.ndarray, np.ndarray] | None] = []
     fit_time: list[float] = []
@@ -895,7 +1024,7 @@ def evaluate_actor_cv(
         fit_time=fit_time,
         score_time=score_time,
         labels=None if labels is None else list(labels),
-        metadata={"cv": repr(cv), "estimator": repr(estimator), "stacked_folds": stacked},
+        metadata=metadata,
         y_proba=y_proba,
         proba_classes=proba_classes,
     )

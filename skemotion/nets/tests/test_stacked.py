@@ -12,7 +12,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from skorch.callbacks import EpochScoring
 
-from skemotion.model_selection import evaluate_actor_cv
+from skemotion.model_selection import evaluate_actor_cv, evaluate_actor_cv_many
 from skemotion.nets import (
     GroupedValidSplit,
     StackedTIMNet,
@@ -289,3 +289,26 @@ def test_evaluate_actor_cv_stack_folds_true_refuses_what_cannot_stack() -> None:
     assert report.metadata["stacked_folds"] is False
     with pytest.raises(ValueError, match="stack_folds must be"):
         evaluate_actor_cv(LogisticRegression(), flat, y, groups, cv=3, stack_folds="yes")
+
+
+def test_evaluate_actor_cv_many_stacks_seeds_and_folds() -> None:
+    X, y, groups = _toy(120)
+    models = [
+        make_pipeline(
+            TemporalStandardScaler(),
+            TIMNetClassifier(max_epochs=3, lr=1e-2, random_state=seed, **SMALL),
+        )
+        for seed in (0, 1)
+    ]
+    reports = evaluate_actor_cv_many(models, X, y, groups, cv=3)
+    assert [r.metadata["stacked_folds"] for r in reports] == [True, True]
+    for model, report in zip(models, reports, strict=True):
+        alone = evaluate_actor_cv(model, X, y, groups, cv=3, stack_folds=False)
+        assert alone.y_proba is not None and report.y_proba is not None
+        np.testing.assert_allclose(report.y_proba, alone.y_proba, atol=1e-5)
+    assert not np.allclose(reports[0].y_proba, reports[1].y_proba)  # type: ignore[arg-type]
+    flat = X.reshape(len(X), -1)
+    plain = evaluate_actor_cv_many(
+        [LogisticRegression(), LogisticRegression(C=0.1)], flat, y, groups, cv=3
+    )
+    assert [r.metadata["stacked_folds"] for r in plain] == [False, False]
