@@ -665,6 +665,7 @@ def _fit_and_predict_stacked(
     splits: list[tuple[np.ndarray, np.ndarray]],
     *,
     n_threads: int,
+    verbose: int = 0,
 ) -> list[list[tuple[np.ndarray, float, float, tuple[np.ndarray, np.ndarray] | None]]]:
     """Every fold's model of every estimator, all networks trained as one stacked network.
 
@@ -697,7 +698,7 @@ def _fit_and_predict_stacked(
             targets.append(y[train])
             tests.append(test)
     start = time.perf_counter()
-    fit_stacked(networks, inputs, targets, n_threads=n_threads)
+    fit_stacked(networks, inputs, targets, n_threads=n_threads, verbose=verbose)
     share = (time.perf_counter() - start) / len(networks)
     results = [
         _predict_fold(model, X, test, prep + share)
@@ -832,7 +833,7 @@ def evaluate_actor_cv(
         if verbose >= 1:
             print(f"training the {len(splits)} folds as one stacked network", file=sys.stderr)
         results = _fit_and_predict_stacked(
-            [estimator], X, y, splits, n_threads=effective_n_jobs(n_jobs)
+            [estimator], X, y, splits, n_threads=effective_n_jobs(n_jobs), verbose=verbose
         )[0]
     elif isinstance(X, Mapping):
         parallel = Parallel(n_jobs=n_jobs, return_as=streaming_return_as())

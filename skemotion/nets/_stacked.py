@@ -37,9 +37,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from tqdm.auto import tqdm
 
+from . import _cpu_kernels as _kernels
 from ._data import ArrayBatchLoader
-from ._functional import _causal_shift_add, _causal_shift_add_backward
 from ._timnet import TemporalAwareBlock, TIMNet, _CausalConvLayer
 
 __all__ = ["StackedTIMNet", "fit_stacked", "stacking_unsupported_reason"]
@@ -51,18 +52,20 @@ class _StepContext:
 
     batch_sizes: list[int]
     generators: Sequence[torch.Generator | None]
-    # (M, B, 1, 1) 1.0 for real rows, 0.0 for padding; None when no member is padded.
-    row_weight: Tensor | None
-    # (M, 1) values per channel in each member's batch (batch size x frames).
-    n_values: Tensor
+    # (M,) int64: real rows of each member's batch; the rows after them are padding.
+    valid: Tensor
+    # Whether some member's batch is shorter than the widest (padding present).
+    ragged: bool = False
 
 
 class _StackedCausalConvBNReLU(torch.autograd.Function):
     """:func:`~skemotion.nets.causal_conv_bn_relu` for ``M`` members at once.
 
-    Batch norm is written out (per member and channel, over the member's real rows) so
-    that padded rows can be left out of the statistics; its backward is the usual one,
-    reduced to ``grad_y = scale * grad + k * y + c`` with per-channel ``k`` and ``c``.
+    One batched matrix product, then the fused kernels of :mod:`._cpu_kernels` (or their
+    torch-operation twins): batch norm per member and channel over the member's real rows
+    only, so that padded rows are left out of the statistics. Its backward is the usual
+    one written as ``grad_y = g * scale + (y - mean) * slope + offset`` with per-channel
+    ``slope`` and ``offset``.
     """
 
     @staticmethod
@@ -75,8 +78,7 @@ class _StackedCausalConvBNReLU(torch.autograd.Function):
         running_mean: Tensor,
         running_var: Tensor,
         drop_mask: Tensor | None,
-        row_weight: Tensor | None,
-        n_values: Tensor,
+        valid: Tensor,
         dilation: int,
         training: bool,
         momentum: float,
@@ -84,93 +86,71 @@ class _StackedCausalConvBNReLU(torch.autograd.Function):
         matmul_dtype: torch.dtype | None,
     ) -> Tensor:
         n_members, batch, n_frames, in_channels = x.shape
-        out_channels = gamma.shape[1]
         x_mm = x.reshape(n_members, batch * n_frames, in_channels).to(matmul_dtype or x.dtype)
         weight_mm = weight.to(x_mm.dtype)
-        z = torch.bmm(x_mm, weight_mm).view(n_members * batch, n_frames, 2 * out_channels)
-        y = _causal_shift_add(
-            z, dilation=dilation, out_channels=out_channels, out_dtype=x.dtype
-        ).view(n_members, batch, n_frames, out_channels)
+        z = torch.bmm(x_mm, weight_mm).view(n_members * batch, n_frames, -1)
+        y, sums, squares = _kernels.shift_add_stats(z, valid, members=n_members, dilation=dilation)
+        count = (valid * n_frames).to(torch.float64).unsqueeze(1)
         # As in the single path, one value per channel has no batch statistics: such a
-        # member normalises with its running statistics.
+        # member (and every member outside training) normalises with running statistics.
+        batch_stats = (
+            (count >= 2).to(x.dtype) if training else torch.zeros_like(count, dtype=x.dtype)
+        )
+        mean, var = running_mean.clone(), running_var.clone()
         if training:
-            batch_stats = (n_values >= 2).to(x.dtype)
-            count = n_values.clamp_min(1)
-            if row_weight is None:
-                batch_mean = y.sum(dim=(1, 2)) / count
-            else:
-                batch_mean = (y * row_weight).sum(dim=(1, 2)) / count
-            mean = torch.where(batch_stats > 0, batch_mean, running_mean)
-        else:
-            batch_stats = torch.zeros_like(n_values)
-            mean = running_mean.clone()
-        # Centred once, two-pass: the variance, the normalisation and the backward use it.
-        centred = y - mean.view(n_members, 1, 1, out_channels)
-        if training:
-            if row_weight is not None:
-                centred.mul_(row_weight)
-            flat = centred.view(n_members, -1, out_channels).transpose(1, 2)
-            batch_var = torch.linalg.vecdot(flat, flat) / count
-            var = torch.where(batch_stats > 0, batch_var, running_var)
+            batch_mean = sums / count.clamp_min(1)
+            batch_var = (squares / count.clamp_min(1) - batch_mean.square()).clamp_min(0)
             with torch.no_grad():
-                unbiased = batch_var * count / (count - 1).clamp_min(1)
+                unbiased = (batch_var * count / (count - 1).clamp_min(1)).to(x.dtype)
                 weight_new = momentum * batch_stats
-                running_mean.lerp_(batch_mean, weight_new)
+                running_mean.lerp_(batch_mean.to(x.dtype), weight_new)
                 running_var.lerp_(unbiased, weight_new)
-        else:
-            var = running_var.clone()
+            use_batch = batch_stats > 0
+            mean = torch.where(use_batch, batch_mean.to(x.dtype), mean)
+            var = torch.where(use_batch, batch_var.to(x.dtype), var)
         invstd = (var + eps).rsqrt()
         scale = gamma * invstd
-        out = torch.addcmul(
-            beta.view(n_members, 1, 1, out_channels),
-            centred,
-            scale.view(n_members, 1, 1, out_channels),
-        )
-        out.clamp_min_(0)
-        if drop_mask is not None:
-            out.mul_(drop_mask)
-        ctx.save_for_backward(
-            x_mm, weight_mm, centred, out, scale, invstd, drop_mask, row_weight, n_values
-        )
+        mask = None if drop_mask is None else drop_mask.view(n_members * batch, -1)
+        out = _kernels.bn_apply(y, mean, scale, beta.contiguous(), mask, members=n_members)
+        ctx.save_for_backward(x_mm, weight_mm, y, out, mean, scale, invstd, mask, valid)
         ctx.batch_stats = batch_stats
+        ctx.count = count
         ctx.dilation = dilation
-        return out
+        return out.view(n_members, batch, n_frames, -1)
 
     @staticmethod
     def backward(ctx: Any, grad_out: Tensor) -> tuple[Tensor | None, ...]:
-        (x_mm, weight_mm, centred, out, scale, invstd, drop_mask, row_weight, n_values) = (
-            ctx.saved_tensors
+        x_mm, weight_mm, y, out, mean, scale, invstd, mask, valid = ctx.saved_tensors
+        n_members, _, in_channels = x_mm.shape
+        grad_out = grad_out.reshape(y.shape).contiguous()
+        grad_sum, grad_cross = _kernels.bn_backward_reduce(
+            grad_out, out, y, mean, mask, valid, members=n_members
         )
-        n_members, batch, n_frames, out_channels = centred.shape
-        in_channels = x_mm.shape[2]
-        # out > 0 exactly where the ReLU passed and the channel was kept.
-        grad_pre = torch.ops.aten.threshold_backward(grad_out, out, 0)
-        if drop_mask is not None:
-            grad_pre.mul_(drop_mask)
-        # Padded rows have no loss, and no batch-norm term reaches them (masked below), so
-        # their gradient is zero here: the sums below are over real rows only.
-        grad_flat = grad_pre.view(n_members, -1, out_channels)
-        centred_flat = centred.view(n_members, -1, out_channels)
-        grad_beta = grad_flat.sum(dim=1)
-        grad_gamma = invstd * torch.linalg.vecdot(
-            grad_flat.transpose(1, 2), centred_flat.transpose(1, 2)
-        )
+        grad_beta = grad_sum.to(y.dtype)
+        grad_gamma = (invstd * grad_cross).to(y.dtype)
         # The batch mean's and variance's share of the gradient, absent for members that
         # normalised with running statistics.
-        count = n_values.clamp_min(1)
+        count = ctx.count.to(y.dtype).clamp_min(1)
         slope = -scale * invstd * grad_gamma / count * ctx.batch_stats
         offset = -scale * grad_beta / count * ctx.batch_stats
-        grad_y = torch.addcmul(offset.unsqueeze(1), centred_flat, slope.unsqueeze(1))
-        grad_y.addcmul_(grad_flat, scale.unsqueeze(1))
-        grad_y = grad_y.view(n_members * batch, n_frames, out_channels)
-        if row_weight is not None:
-            grad_y.view_as(centred).mul_(row_weight)
-        grad_z = _causal_shift_add_backward(grad_y, dilation=ctx.dilation, dtype=x_mm.dtype)
-        grad_z = grad_z.view(n_members, batch * n_frames, 2 * out_channels)
+        grad_z = _kernels.bn_backward_apply(
+            grad_out,
+            out,
+            y,
+            mean,
+            scale,
+            slope,
+            offset,
+            mask,
+            valid,
+            members=n_members,
+            dilation=ctx.dilation,
+            dtype=x_mm.dtype,
+        ).view(n_members, x_mm.shape[1], -1)
         grad_x = torch.bmm(grad_z, weight_mm.transpose(1, 2))
         grad_weight = torch.bmm(x_mm.transpose(1, 2), grad_z)
-        grad_x = grad_x.view(n_members, batch, n_frames, in_channels).to(centred.dtype)
-        return (grad_x, grad_weight.to(centred.dtype), grad_gamma, grad_beta) + (None,) * 10
+        grad_x = grad_x.view(n_members, -1, y.shape[1], in_channels).to(y.dtype)
+        return (grad_x, grad_weight.to(y.dtype), grad_gamma, grad_beta) + (None,) * 9
 
 
 class _StackedLinear(nn.Module):
@@ -224,8 +204,7 @@ class _StackedCausalLayer(nn.Module):
             self.running_mean,
             self.running_var,
             drop_mask,
-            context.row_weight,
-            context.n_values,
+            context.valid,
             self.dilation,
             self.training,
             self.bn_momentum,
@@ -349,12 +328,11 @@ class StackedTIMNet(nn.Module):
                 f"features), got {tuple(x.shape)}."
             )
         if context is None:
-            n_members, batch, n_frames = x.shape[:3]
+            n_members, batch = x.shape[:2]
             context = _StepContext(
                 batch_sizes=[batch] * n_members,
                 generators=[None] * n_members,
-                row_weight=None,
-                n_values=x.new_full((n_members, 1), float(batch * n_frames)),
+                valid=torch.full((n_members,), batch, dtype=torch.int64),
             )
         forward_stream = self.input_forward(x)
         backward_stream = self.input_backward(torch.flip(x, dims=(2,)))
@@ -546,20 +524,15 @@ def _stack_batches(
     if ragged:
         x = torch.zeros(n_members, width, n_frames, n_features)
         y = torch.zeros(n_members, width, dtype=torch.int64)
-        row_weight = torch.zeros(n_members, width, 1, 1)
         for member, batch in enumerate(batches):
             if batch is not None:
-                size = sizes[member]
-                x[member, :size] = batch[0]
-                y[member, :size] = batch[1]
-                row_weight[member, :size] = 1.0
+                x[member, : sizes[member]] = batch[0]
+                y[member, : sizes[member]] = batch[1]
     else:
         x = torch.stack([batch[0] for batch in batches if batch is not None])
         y = torch.stack([batch[1] for batch in batches if batch is not None])
-        row_weight = None
-    n_values = torch.tensor(sizes, dtype=torch.float32).unsqueeze(1) * n_frames
-    context = _StepContext(sizes, [], row_weight, n_values)
-    return x, y, context
+    valid = torch.tensor(sizes, dtype=torch.int64)
+    return x, y, _StepContext(sizes, [], valid, ragged)
 
 
 @contextmanager
@@ -581,6 +554,7 @@ def fit_stacked(
     y: Sequence[Any],
     *,
     n_threads: int | None = None,
+    verbose: int = 0,
 ) -> list[Any]:
     """Fit several :class:`~skemotion.nets.TIMNetClassifier` at once, as one network.
 
@@ -609,8 +583,10 @@ def fit_stacked(
         Labels of each estimator's clips.
     n_threads : int or None, default=None
         torch intra-op threads during the fit (restored afterwards); None keeps the
-        current setting. One process with two threads fills two cores better than two
-        single-thread processes training one network each.
+        current setting. Two threads need two idle cores: where other processes hold
+        one, the threads wait for each other at every operation and one thread is faster.
+    verbose : int, default=0
+        1 shows a progress bar over the epochs on stderr.
 
     Returns
     -------
@@ -662,7 +638,14 @@ def fit_stacked(
             eps=eps,
             weight_decay=weight_decay,
         )
-        _train(members, stacked, optimizer, shapes=shapes, label_smoothing=label_smoothing)
+        _train(
+            members,
+            stacked,
+            optimizer,
+            shapes=shapes,
+            label_smoothing=label_smoothing,
+            verbose=verbose,
+        )
         for index, member in enumerate(members):
             _hand_over_optimizer_state(member.net, optimizer, names, index)
     return estimators
@@ -675,13 +658,15 @@ def _train(
     *,
     shapes: tuple[int, ...],
     label_smoothing: float,
+    verbose: int,
 ) -> None:
     n_frames, n_features = shapes
     generators = [member.generator for member in members]
     nets = [member.net for member in members]
     for member in members:
         member.net.notify("on_train_begin", X=member.X, y=member.y)
-    for epoch in range(max(net.max_epochs for net in nets)):
+    epochs = range(max(net.max_epochs for net in nets))
+    for epoch in tqdm(epochs, desc=f"{len(nets)} stacked networks", disable=verbose < 1):
         running = [epoch < net.max_epochs for net in nets]
         for member, runs in zip(members, running, strict=True):
             if runs:
@@ -711,11 +696,11 @@ def _train(
                 reduction="none",
                 label_smoothing=label_smoothing,
             ).view(n_members, width)
-            if context.row_weight is None:
+            if not context.ragged:
                 member_losses = losses.mean(dim=1)
             else:
-                sizes = torch.tensor(context.batch_sizes, dtype=losses.dtype).clamp_min(1)
-                member_losses = (losses * context.row_weight.view(n_members, width)).sum(1) / sizes
+                real = torch.arange(width) < context.valid.unsqueeze(1)
+                member_losses = (losses * real).sum(dim=1) / context.valid.clamp_min(1)
             member_losses.sum().backward()
             active = np.array([batch is not None for batch in batches])
             optimizer.step(active)
