@@ -1,7 +1,13 @@
 """Networks: TIM-Net as a torch module and as skorch / scikit-learn classifiers."""
 
 from ._batchnorm import PreciseBatchNorm, recompute_batchnorm_statistics
-from ._callbacks import GroupedValidSplit, RestoreBestCheckpoint
+from ._callbacks import (
+    LR_SCHEDULES,
+    GroupedValidSplit,
+    LearningRateSchedule,
+    RestoreBestCheckpoint,
+    lr_factor,
+)
 from ._classifier import PAPER_HYPERPARAMETERS, TIMNetBinaryClassifier, TIMNetClassifier
 from ._functional import causal_conv_bn_relu, causal_conv_bn_relu_reference
 from ._fusion import FusionClassifier, FusionTIMNet
@@ -9,10 +15,12 @@ from ._stacked import StackedTIMNet, fit_stacked, stacking_unsupported_reason
 from ._timnet import TemporalAwareBlock, TIMNet
 
 __all__ = [
+    "LR_SCHEDULES",
     "PAPER_HYPERPARAMETERS",
     "FusionClassifier",
     "FusionTIMNet",
     "GroupedValidSplit",
+    "LearningRateSchedule",
     "PreciseBatchNorm",
     "RestoreBestCheckpoint",
     "StackedTIMNet",
@@ -23,6 +31,7 @@ __all__ = [
     "causal_conv_bn_relu",
     "causal_conv_bn_relu_reference",
     "fit_stacked",
+    "lr_factor",
     "recompute_batchnorm_statistics",
     "stacking_unsupported_reason",
 ]

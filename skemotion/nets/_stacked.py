@@ -353,7 +353,8 @@ class _StackedAdam:
 
     The arithmetic is torch's single-tensor Adam's, element by element; the bias
     corrections and step sizes are computed per member in double precision, as torch
-    computes them per tensor. Betas, eps and weight decay are the same for all members.
+    computes them per tensor. Betas, eps and weight decay are the same for all members;
+    ``lr`` may be replaced before any step (a schedule).
     """
 
     def __init__(
@@ -685,6 +686,8 @@ def _train(
             for member, batch in zip(members, batches, strict=True):
                 if batch is not None:
                     member.net.notify("on_batch_begin", batch=batch, training=True)
+            # A learning-rate schedule callback has just set each member's rate.
+            optimizer.lr = np.array([net.optimizer_.param_groups[0]["lr"] for net in nets])
             x, targets, context = _stack_batches(batches, n_frames=n_frames, n_features=n_features)
             context.generators = generators
             optimizer.zero_grad()

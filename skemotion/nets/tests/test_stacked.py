@@ -357,3 +357,23 @@ def test_compiled_kernels_equal_their_torch_twins(
     monkeypatch.setattr(kernels, "compiled_kernels", lambda: None)
     for fused, reference in zip(compiled, run(), strict=True):
         torch.testing.assert_close(fused, reference.to(fused.dtype), rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.parametrize("schedule", ["onecycle", "cosine"])
+def test_stacked_fit_follows_the_learning_rate_schedule(schedule: str) -> None:
+    X, y, _ = _toy()
+    params = [{**SMALL, **member, "lr_schedule": schedule} for member, _ in MEMBERS]
+    singles = [
+        TIMNetClassifier(**p).fit(X[rows], y[rows])
+        for p, (_, rows) in zip(params, MEMBERS, strict=True)
+    ]
+    fitted = fit_stacked(
+        [TIMNetClassifier(**p) for p in params],
+        [X[rows] for _, rows in MEMBERS],
+        [y[rows] for _, rows in MEMBERS],
+    )
+    for single, stacked in zip(singles, fitted, strict=True):
+        _assert_same_fit(single, stacked, X)
+        schedule_callback = dict(stacked.callbacks_)["lr_schedule"]
+        assert schedule_callback.step_ == schedule_callback.total_steps_
+        assert sum(stacked.history[:, "train_batch_count"]) == schedule_callback.total_steps_
