@@ -935,7 +935,9 @@ def evaluate_actor_cv_many(
             f"training {len(estimators)} x {len(splits)} folds as one stacked network",
             file=sys.stderr,
         )
-    results = _fit_and_predict_stacked(estimators, X, y, splits, n_threads=effective_n_jobs(n_jobs))
+    results = _fit_and_predict_stacked(
+        estimators, X, y, splits, n_threads=effective_n_jobs(n_jobs), verbose=verbose
+    )
     return [
         _build_report(
             fold_results,
