@@ -9,10 +9,11 @@ confusion matrix and per-emotion F1 plots) to ``--output``.
     python benchmarks/ravdess_speech_protocol.py --data ../shared/data/ravdess/speech
     python benchmarks/ravdess_speech_protocol.py --seeds 0 1 2     # three seeds, 15 networks
 
-By default the five folds' networks (times the seeds) train together as one stacked
-network in this process with ``--n-jobs`` torch threads (``evaluate_actor_cv``'s
-``stack_folds="auto"``); ``--fold-by-fold`` trains them in ``--n-jobs`` worker processes of
-one torch thread each instead, the path before stacking.
+By default the five folds' networks (times the seeds) train stacked (``evaluate_actor_cv``'s
+``stack_folds="auto"``): ``--n-jobs`` stacks of about equal work, each in a worker process
+with one torch thread (one stack in this process with ``--n-jobs 1``); ``--fold-by-fold``
+trains each network alone in ``--n-jobs`` single-thread workers instead, the path before
+stacking.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
         "--seeds", type=int, nargs="+", default=None, help="several seeds (overrides --seed)"
     )
     parser.add_argument(
-        "--n-jobs", type=int, default=2, help="torch threads (stacked) or fold workers"
+        "--n-jobs", type=int, default=2, help="worker processes (one torch thread each)"
     )
     parser.add_argument(
         "--fold-by-fold",
@@ -53,8 +54,8 @@ def main(argv: list[str] | None = None) -> int:
         help="standardise every mel band of each clip over its own frames first (CMVN)",
     )
     args = parser.parse_args(argv)
-    if args.n_jobs != 1 and args.fold_by_fold:
-        # One torch thread per fold worker: two workers fill two cores without the
+    if args.n_jobs != 1:
+        # One torch thread per worker: two workers fill two cores without the
         # OpenMP oversubscription that two 2-thread processes would cause.
         os.environ["OMP_NUM_THREADS"] = "1"
 

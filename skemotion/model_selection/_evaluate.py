@@ -664,18 +664,20 @@ def _fit_and_predict_stacked(
     y: np.ndarray,
     splits: list[tuple[np.ndarray, np.ndarray]],
     *,
-    n_threads: int,
+    n_jobs: int | None,
     verbose: int = 0,
 ) -> list[list[tuple[np.ndarray, float, float, tuple[np.ndarray, np.ndarray] | None]]]:
-    """Every fold's model of every estimator, all networks trained as one stacked network.
+    """Every fold's model of every estimator, the networks trained stacked.
 
     Each fold's preprocessing steps are fitted on its own training actors, as in
-    :func:`_fit_and_predict`; only the final networks' training is shared. A fold's
-    ``fit_time`` is its preprocessing time plus an equal share of the stacked training.
-    Returns one list of fold results per estimator.
+    :func:`_fit_and_predict`; only the final networks' training is shared. With
+    ``n_jobs`` workers the networks are split into that many stacks of about equal
+    training work, each trained by a worker process with one torch thread: on a machine
+    whose cores other processes also use, one-thread stacks keep going where a two-thread
+    one would wait for its descheduled thread at every operation. A fold's ``fit_time`` is
+    its preprocessing time plus an equal share of its stack's training time. Returns one
+    list of fold results per estimator.
     """
-    from ..nets import fit_stacked
-
     models: list[Any] = []
     networks: list[Any] = []
     inputs: list[Any] = []
@@ -697,15 +699,63 @@ def _fit_and_predict_stacked(
             inputs.append(X_train)
             targets.append(y[train])
             tests.append(test)
-    start = time.perf_counter()
-    fit_stacked(networks, inputs, targets, n_threads=n_threads, verbose=verbose)
-    share = (time.perf_counter() - start) / len(networks)
+    groups = _balanced_groups([len(t) for t in targets], effective_n_jobs(n_jobs))
+    parallel = Parallel(n_jobs=len(groups))
+    fitted = parallel(
+        delayed(_fit_stack)(
+            [networks[i] for i in group],
+            [inputs[i] for i in group],
+            [targets[i] for i in group],
+            # In this process: torch's thread setting as the caller left it.
+            n_threads=None if len(groups) == 1 else 1,
+            verbose=verbose if len(groups) == 1 else 0,
+        )
+        for group in groups
+    )
+    shares = np.zeros(len(networks))
+    for group, (group_networks, seconds) in zip(groups, fitted, strict=True):
+        for index, network in zip(group, group_networks, strict=True):
+            # A worker process sends back a fitted copy: it replaces the unfitted step.
+            if isinstance(models[index], Pipeline):
+                name = models[index].steps[-1][0]
+                models[index].steps[-1] = (name, network)
+            else:
+                models[index] = network
+            shares[index] = seconds / len(group)
     results = [
         _predict_fold(model, X, test, prep + share)
-        for model, test, prep in zip(models, tests, preprocessing, strict=True)
+        for model, test, prep, share in zip(models, tests, preprocessing, shares, strict=True)
     ]
     n_folds = len(splits)
     return [results[i : i + n_folds] for i in range(0, len(results), n_folds)]
+
+
+def _fit_stack(
+    networks: list[Any],
+    inputs: list[Any],
+    targets: list[np.ndarray],
+    *,
+    n_threads: int | None,
+    verbose: int,
+) -> tuple[list[Any], float]:
+    """Fit ``networks`` as one stack; the fitted networks and the seconds it took."""
+    from ..nets import fit_stacked
+
+    start = time.perf_counter()
+    fit_stacked(networks, inputs, targets, n_threads=n_threads, verbose=verbose)
+    return networks, time.perf_counter() - start
+
+
+def _balanced_groups(sizes: list[int], n_groups: int) -> list[list[int]]:
+    """Indices split into at most ``n_groups`` groups of about equal total size (greedy)."""
+    n_groups = max(1, min(n_groups, len(sizes)))
+    groups: list[list[int]] = [[] for _ in range(n_groups)]
+    loads = [0] * n_groups
+    for index in sorted(range(len(sizes)), key=lambda i: -sizes[i]):
+        lightest = loads.index(min(loads))
+        groups[lightest].append(index)
+        loads[lightest] += sizes[index]
+    return [sorted(group) for group in groups]
 
 
 def _fit_and_predict_parts(
@@ -788,7 +838,9 @@ def evaluate_actor_cv(
         checkpoint and batch-norm statistics: the same model as fold-by-fold training up to
         floating-point rounding (after 100 epochs, rounding differences grow to a few clips'
         worth of predictions, as between two machines), in a fraction of the time. The
-        network training then runs in this process with ``n_jobs`` torch threads.
+        networks are split into ``n_jobs`` stacks of about equal work, each trained by a
+        worker process with one torch thread (one stack in this process, with torch's
+        current thread setting, when ``n_jobs`` is 1 or None).
         ``"auto"`` stacks when supported, with metadata routing off and a local joblib
         backend; ``True`` insists (``ValueError`` when unsupported); ``False`` fits fold by
         fold. The report's ``metadata["stacked_folds"]`` says which ran.
@@ -833,7 +885,7 @@ def evaluate_actor_cv(
         if verbose >= 1:
             print(f"training the {len(splits)} folds as one stacked network", file=sys.stderr)
         results = _fit_and_predict_stacked(
-            [estimator], X, y, splits, n_threads=effective_n_jobs(n_jobs), verbose=verbose
+            [estimator], X, y, splits, n_jobs=n_jobs, verbose=verbose
         )[0]
     elif isinstance(X, Mapping):
         parallel = Parallel(n_jobs=n_jobs, return_as=streaming_return_as())
@@ -935,9 +987,7 @@ def evaluate_actor_cv_many(
             f"training {len(estimators)} x {len(splits)} folds as one stacked network",
             file=sys.stderr,
         )
-    results = _fit_and_predict_stacked(
-        estimators, X, y, splits, n_threads=effective_n_jobs(n_jobs), verbose=verbose
-    )
+    results = _fit_and_predict_stacked(estimators, X, y, splits, n_jobs=n_jobs, verbose=verbose)
     return [
         _build_report(
             fold_results,

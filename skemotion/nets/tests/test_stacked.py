@@ -377,3 +377,16 @@ def test_stacked_fit_follows_the_learning_rate_schedule(schedule: str) -> None:
         schedule_callback = dict(stacked.callbacks_)["lr_schedule"]
         assert schedule_callback.step_ == schedule_callback.total_steps_
         assert sum(stacked.history[:, "train_batch_count"]) == schedule_callback.total_steps_
+
+
+def test_evaluate_actor_cv_splits_the_stack_over_workers() -> None:
+    X, y, groups = _toy(120)
+    model = make_pipeline(
+        TemporalStandardScaler(),
+        TIMNetClassifier(max_epochs=2, lr=1e-2, random_state=0, **SMALL),
+    )
+    alone = evaluate_actor_cv(model, X, y, groups, cv=3, stack_folds=False)
+    workers = evaluate_actor_cv(model, X, y, groups, cv=3, n_jobs=2)
+    assert workers.metadata["stacked_folds"] is True
+    assert workers.y_proba is not None and alone.y_proba is not None
+    np.testing.assert_allclose(workers.y_proba, alone.y_proba, atol=1e-5)
