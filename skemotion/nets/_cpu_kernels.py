@@ -16,7 +16,9 @@ They are compiled on first use with the system's C++ compiler
 (``torch.utils.cpp_extension.load_inline``, cached under torch's extension folder, so
 later processes load the build in a fraction of a second). Where there is no compiler, or
 ``SKEMOTION_CPU_KERNELS=0``, or the build fails, the same functions run as torch
-operations: same results to float rounding, only slower.
+operations: same results to float rounding, only slower. The first build takes one to two
+minutes; a build interrupted half-way leaves a ``lock`` file in its folder under
+``~/.cache/torch_extensions`` that makes the next process wait for it: delete the file.
 
 Layout: ``M`` members of ``B`` rows (clips) each, ``T`` frames, ``C`` channels; row ``g``
 belongs to member ``g // B``, and only its first ``valid[m]`` rows are real (the others
