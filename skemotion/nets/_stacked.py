@@ -3,10 +3,13 @@
 The five folds of a cross-validation (or the seeds of an ensemble, or the points of a grid
 over non-shape parameters) train networks that are independent and identical in shape.
 Trained one after the other, each step of each network pays the same per-operation
-overhead on small tensors; trained in parallel processes, the processes fight over memory
-bandwidth. Here the ``M`` networks become one module whose every parameter has a leading
-member axis: one batched matrix product per layer for all members (``torch.bmm``) and one
-element-wise pass per operation, over ``M`` times more data.
+overhead on small tensors. Here the ``M`` networks become one module whose every
+parameter has a leading member axis: one batched matrix product per layer for all
+members (``torch.bmm``) and one fused element-wise kernel per stage
+(:mod:`._cpu_kernels`), over ``M`` times more data. On the development machine the
+element-wise work is memory-bound, and ``M`` members' activations leave the L2 cache:
+stacking pays with the fused kernels (fewer passes), not with torch operations; see
+docs/benchmarks.md.
 
 Each member gets exactly what it would get alone, up to floating-point rounding:
 
@@ -208,7 +211,7 @@ class _StackedCausalLayer(nn.Module):
             self.dilation,
             self.training,
             self.bn_momentum,
-            1e-3,
+            1e-3,  # the single layer's batch-norm eps (causal_conv_bn_relu's default)
             self.matmul_dtype,
         )
 
