@@ -7,8 +7,12 @@ checkpoint of lowest training loss. Prints per-fold and mean accuracy beside the
 confusion matrix and per-emotion F1 plots) to ``--output``.
 
     python benchmarks/ravdess_speech_protocol.py --data ../shared/data/ravdess/speech
+    python benchmarks/ravdess_speech_protocol.py --seeds 0 1 2     # three seeds, 15 networks
 
-Folds run in parallel worker processes (``--n-jobs``), one torch thread each.
+Each fold's network trains alone in ``--n-jobs`` single-thread worker processes (the
+library's default); ``--stacked`` trains the five folds' networks (times the seeds) as one
+stacked network instead (``stack_folds="auto"``): ``--n-jobs`` stacks of about equal work,
+each in a worker process with one torch thread.
 """
 
 from __future__ import annotations
@@ -31,7 +35,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--filters", type=int, default=64)
     parser.add_argument("--n-layers", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--n-jobs", type=int, default=2, help="folds trained in parallel")
+    parser.add_argument(
+        "--seeds", type=int, nargs="+", default=None, help="several seeds (overrides --seed)"
+    )
+    parser.add_argument(
+        "--n-jobs", type=int, default=2, help="worker processes (one torch thread each)"
+    )
+    parser.add_argument(
+        "--stacked",
+        action="store_true",
+        help="train the folds (and seeds) as one stacked network instead of each alone",
+    )
     parser.add_argument("--matmul-dtype", default=None, help="e.g. bfloat16")
     parser.add_argument(
         "--per-clip-norm",
@@ -40,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     if args.n_jobs != 1:
-        # One torch thread per fold worker: two workers fill two cores without the
+        # One torch thread per worker: two workers fill two cores without the
         # OpenMP oversubscription that two 2-thread processes would cause.
         os.environ["OMP_NUM_THREADS"] = "1"
 
@@ -49,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from skemotion.audio import LogMelSpectrogram
     from skemotion.datasets import load_ravdess
-    from skemotion.model_selection import RavdessActorFolds, evaluate_actor_cv
+    from skemotion.model_selection import RavdessActorFolds, evaluate_actor_cv_many
     from skemotion.nets import TIMNetClassifier
     from skemotion.preprocessing import TemporalStandardScaler
 
@@ -72,42 +86,57 @@ def main(argv: list[str] | None = None) -> int:
         from sklearn.preprocessing import FunctionTransformer
 
         steps.insert(0, FunctionTransformer(_standardize_each_clip))
-    model = make_pipeline(
-        *steps,
-        TIMNetClassifier.from_paper(
-            "lms",
-            max_epochs=args.epochs,
-            random_state=args.seed,
-            module__filters=args.filters,
-            module__n_layers=args.n_layers,
-            **module_params,
-        ),
-    )
+    seeds = args.seeds if args.seeds is not None else [args.seed]
+    models = [
+        make_pipeline(
+            *steps,
+            TIMNetClassifier.from_paper(
+                "lms",
+                max_epochs=args.epochs,
+                random_state=seed,
+                module__filters=args.filters,
+                module__n_layers=args.n_layers,
+                **module_params,
+            ),
+        )
+        for seed in seeds
+    ]
     start = time.perf_counter()
-    report = evaluate_actor_cv(
-        model,
+    reports = evaluate_actor_cv_many(
+        models,
         features,
         corpus.y.to_numpy(),
         corpus.groups.to_numpy(),
         cv=RavdessActorFolds(),
         n_jobs=args.n_jobs,
         verbose=1,
+        stack_folds="auto" if args.stacked else False,
     )
     cv_s = time.perf_counter() - start
+    report = reports[0]
     test_sizes = np.bincount(report.test_fold)
-    n_trained = int((len(report.test_fold) - test_sizes).sum())
-    print()
-    print(report.to_markdown())
+    n_trained = int((len(report.test_fold) - test_sizes).sum()) * len(seeds)
+    for seed, seed_report in zip(seeds, reports, strict=True):
+        print(f"\n## seed {seed}\n")
+        print(seed_report.to_markdown())
+    means = np.array([100 * r.mean_accuracy for r in reports])
     print(
-        f"\nmean accuracy {100 * report.mean_accuracy:.2f} % "
+        f"\nmean accuracy {', '.join(f'{m:.2f}' for m in means)} % (seeds {seeds}); "
+        f"over seeds {means.mean():.2f} +- {means.std():.2f} "
         f"(paper, LMS + TIM-Net: {PAPER_LMS_ACCURACY} %)"
     )
+    mode = "stacked" if args.stacked else "fold by fold"
     print(
-        f"cross-validation {cv_s:.0f} s ({cv_s / 60:.1f} min), "
+        f"cross-validation {cv_s:.0f} s ({cv_s / 60:.1f} min, {mode}), "
         f"{n_trained * args.epochs / cv_s:.0f} training samples/s over the whole protocol "
-        f"(n_jobs={args.n_jobs}); extraction {extraction_s:.0f} s"
+        f"(n_jobs={args.n_jobs}); extraction {extraction_s:.0f} s; "
+        f"load average {os.getloadavg()[0]:.1f}"
     )
-    report.save(args.output)
+    for seed, seed_report in zip(seeds, reports, strict=True):
+        seed_report.metadata.update(
+            {"seed": seed, "cv_seconds": cv_s, "extraction_seconds": extraction_s, "mode": mode}
+        )
+        seed_report.save(args.output if len(seeds) == 1 else args.output / f"seed_{seed}")
     print(f"report written to {args.output}")
     return 0
 

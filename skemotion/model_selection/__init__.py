@@ -1,6 +1,11 @@
 """Actor-grouped cross-validation for speaker-independent evaluation."""
 
-from ._evaluate import ActorCVReport, describe_protocol, evaluate_actor_cv
+from ._evaluate import (
+    ActorCVReport,
+    describe_protocol,
+    evaluate_actor_cv,
+    evaluate_actor_cv_many,
+)
 from ._fusion import fuse_posteriors, fuse_reports
 from ._reproduce import (
     PAPER_TABLE1,
@@ -27,6 +32,7 @@ __all__ = [
     "check_no_group_overlap",
     "describe_protocol",
     "evaluate_actor_cv",
+    "evaluate_actor_cv_many",
     "fuse_posteriors",
     "fuse_reports",
     "reproduce_table1",

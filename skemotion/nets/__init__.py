@@ -6,19 +6,29 @@ from ._batchnorm import (
     recompute_batchnorm_statistics,
     using_batchnorm_statistics,
 )
-from ._callbacks import GroupedValidSplit, RestoreBestCheckpoint
+from ._callbacks import (
+    LR_SCHEDULES,
+    GroupedValidSplit,
+    LearningRateSchedule,
+    RestoreBestCheckpoint,
+    lr_factor,
+)
 from ._classifier import PAPER_HYPERPARAMETERS, TIMNetBinaryClassifier, TIMNetClassifier
 from ._functional import causal_conv_bn_relu, causal_conv_bn_relu_reference
 from ._fusion import FusionClassifier, FusionTIMNet
+from ._stacked import StackedTIMNet, fit_stacked, stacking_unsupported_reason
 from ._timnet import TemporalAwareBlock, TIMNet
 
 __all__ = [
+    "LR_SCHEDULES",
     "PAPER_HYPERPARAMETERS",
     "FusionClassifier",
     "FusionTIMNet",
     "GroupedValidSplit",
+    "LearningRateSchedule",
     "PreciseBatchNorm",
     "RestoreBestCheckpoint",
+    "StackedTIMNet",
     "TIMNet",
     "TIMNetBinaryClassifier",
     "TIMNetClassifier",
@@ -26,6 +36,9 @@ __all__ = [
     "batchnorm_statistics",
     "causal_conv_bn_relu",
     "causal_conv_bn_relu_reference",
+    "fit_stacked",
+    "lr_factor",
     "recompute_batchnorm_statistics",
+    "stacking_unsupported_reason",
     "using_batchnorm_statistics",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import math
 import warnings
 from typing import Any
 
@@ -11,7 +12,13 @@ from sklearn.model_selection import GroupShuffleSplit
 from skorch.callbacks import Callback
 from torch.utils.data import Subset
 
-__all__ = ["GroupedValidSplit", "RestoreBestCheckpoint"]
+__all__ = [
+    "LR_SCHEDULES",
+    "GroupedValidSplit",
+    "LearningRateSchedule",
+    "RestoreBestCheckpoint",
+    "lr_factor",
+]
 
 
 class RestoreBestCheckpoint(Callback):
@@ -128,3 +135,91 @@ class GroupedValidSplit:
         return (
             f"{type(self).__name__}(valid_size={self.valid_size}, random_state={self.random_state})"
         )
+
+
+LR_SCHEDULES = ("onecycle", "cosine")
+"""Learning-rate schedules of :class:`LearningRateSchedule` (``lr_schedule=`` of the
+classifiers): ``"onecycle"`` (Smith & Topin 2019: from ``lr / 25`` up to ``lr`` over the
+first 30 % of the steps, then down to ``lr / 25e4``, both halves cosine-shaped, as
+``torch.optim.lr_scheduler.OneCycleLR`` without momentum cycling) and ``"cosine"``
+(from ``lr`` down to 0 over all steps, Loshchilov & Hutter 2017, without restarts)."""
+
+
+def _cosine(start: float, end: float, fraction: float) -> float:
+    return end + (start - end) / 2.0 * (math.cos(math.pi * fraction) + 1)
+
+
+def lr_factor(schedule: str, step: int, total_steps: int) -> float:
+    """Multiple of the base learning rate for optimiser step ``step`` (0-based) of ``total_steps``.
+
+    Parameters
+    ----------
+    schedule : {"onecycle", "cosine"}
+    step : int
+    total_steps : int
+
+    Returns
+    -------
+    factor : float
+
+    Examples
+    --------
+    >>> round(lr_factor("onecycle", 0, 100), 6), lr_factor("onecycle", 29, 100)
+    (0.04, 1.0)
+    >>> round(lr_factor("cosine", 50, 101), 3)
+    0.5
+    """
+    last = max(total_steps - 1, 1)
+    step = min(step, last)
+    if schedule == "cosine":
+        return _cosine(1.0, 0.0, step / last)
+    if schedule == "onecycle":
+        # OneCycleLR's defaults: pct_start 0.3, div_factor 25, final_div_factor 1e4.
+        initial, final = 1.0 / 25.0, 1.0 / 25.0 / 1e4
+        peak = max(0.3 * total_steps - 1, 1.0)
+        if step <= peak:
+            return _cosine(initial, 1.0, step / peak)
+        return _cosine(1.0, final, (step - peak) / max(last - peak, 1.0))
+    raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES} or None, got {schedule!r}.")
+
+
+class LearningRateSchedule(Callback):
+    """Set the optimiser's learning rate before every training step from a schedule.
+
+    The schedule runs over the whole ``fit``: ``max_epochs`` times the number of training
+    batches per epoch, from the learning rate the optimiser starts with. skemotion's
+    classifiers add it as ``callbacks__lr_schedule`` when ``lr_schedule`` is set; their
+    stacked training (:func:`skemotion.nets.fit_stacked`) reads the rate it sets, so both
+    follow the same schedule. ``partial_fit`` starts the schedule again.
+
+    Parameters
+    ----------
+    schedule : {"onecycle", "cosine"}
+    """
+
+    def __init__(self, schedule: str) -> None:
+        self.schedule = schedule
+
+    def on_train_begin(self, net: Any, X: Any = None, y: Any = None, **kwargs: Any) -> None:
+        lr_factor(self.schedule, 0, 1)  # an unknown name fails here, before training
+        self.base_lrs_ = [group["lr"] for group in net.optimizer_.param_groups]
+        n_clips = len(net.get_dataset(X, y)) if X is not None else 0
+        self.total_steps_ = net.max_epochs * _batches_per_epoch(net, n_clips)
+        self.step_ = 0
+
+    def on_batch_begin(self, net: Any, training: bool = False, **kwargs: Any) -> None:
+        if not training:
+            return
+        factor = lr_factor(self.schedule, self.step_, self.total_steps_)
+        for group, base in zip(net.optimizer_.param_groups, self.base_lrs_, strict=True):
+            group["lr"] = base * factor
+        self.step_ += 1
+
+
+def _batches_per_epoch(net: Any, n_clips: int) -> int:
+    params = net.get_params_for("iterator_train")
+    batch_size = params.get("batch_size", net.batch_size)
+    if batch_size == -1:
+        return 1
+    full, rest = divmod(n_clips, batch_size)
+    return full + bool(rest and not params.get("drop_last", False))

@@ -39,8 +39,9 @@ class ArrayBatchLoader:
 
     skorch's default loader fetches and collates clip by clip; for a few thousand small
     feature arrays that per-sample work costs as much as the network itself. This loader
-    gathers a whole batch with one fancy-indexing call. Shuffling draws from torch's global
-    generator, so ``TIMNetClassifier(random_state=...)`` makes it reproducible.
+    gathers a whole batch with one fancy-indexing call. Shuffling draws from ``generator``,
+    torch's global generator by default, so ``TIMNetClassifier(random_state=...)`` makes it
+    reproducible.
 
     Parameters
     ----------
@@ -48,6 +49,9 @@ class ArrayBatchLoader:
     batch_size : int
     shuffle : bool, default=False
     drop_last : bool, default=False
+    generator : torch.Generator or None, default=None
+        Source of the shuffling permutations (as DataLoader's ``generator``); None draws
+        from torch's global generator.
     **kwargs
         Other DataLoader options (``num_workers``...) are accepted and ignored: the data
         is already in memory.
@@ -59,12 +63,14 @@ class ArrayBatchLoader:
         batch_size: int = 64,
         shuffle: bool = False,
         drop_last: bool = False,
+        generator: torch.Generator | None = None,
         **kwargs: Any,
     ) -> None:
         self.dataset = dataset
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.drop_last = drop_last
+        self.generator = generator
         self._X, self._y, self._indices = _arrays_and_indices(dataset)
 
     def __len__(self) -> int:
@@ -74,7 +80,7 @@ class ArrayBatchLoader:
     def __iter__(self) -> Iterator[tuple[Any, Any]]:
         order = self._indices
         if self.shuffle:
-            order = order[torch.randperm(len(order)).numpy()]
+            order = order[torch.randperm(len(order), generator=self.generator).numpy()]
         for start in range(0, len(order), self.batch_size):
             batch = order[start : start + self.batch_size]
             if self.drop_last and len(batch) < self.batch_size:

@@ -38,6 +38,24 @@ def _causal_shift_add(
     return y
 
 
+def _causal_shift_add_backward(grad_y: Tensor, *, dilation: int, dtype: torch.dtype) -> Tensor:
+    """Gradient of :func:`_causal_shift_add` with respect to ``z``, in ``dtype``.
+
+    ``grad_y`` is ``(batch, time, out_channels)``; the result ``(batch, time,
+    2 * out_channels)`` holds ``grad_y`` shifted back by ``dilation`` (zeros at the end) for
+    the past tap and ``grad_y`` itself for the present one.
+    """
+    batch, n_frames, out_channels = grad_y.shape
+    grad_z = torch.empty(batch, n_frames, 2 * out_channels, dtype=dtype, device=grad_y.device)
+    grad_z[..., out_channels:].copy_(grad_y)
+    if dilation < n_frames:
+        grad_z[:, : n_frames - dilation, :out_channels].copy_(grad_y[:, dilation:])
+        grad_z[:, n_frames - dilation :, :out_channels].zero_()
+    else:
+        grad_z[..., :out_channels].zero_()
+    return grad_z
+
+
 class _CausalConvBNReLU(torch.autograd.Function):
     @staticmethod
     def forward(
@@ -129,13 +147,7 @@ class _CausalConvBNReLU(torch.autograd.Function):
         )
         grad_y = grad_y.view(batch, n_frames, out_channels)
 
-        grad_z = torch.empty(batch, n_frames, 2 * out_channels, dtype=x_mm.dtype, device=y.device)
-        grad_z[..., out_channels:].copy_(grad_y)
-        if dilation < n_frames:
-            grad_z[:, : n_frames - dilation, :out_channels].copy_(grad_y[:, dilation:])
-            grad_z[:, n_frames - dilation :, :out_channels].zero_()
-        else:
-            grad_z[..., :out_channels].zero_()
+        grad_z = _causal_shift_add_backward(grad_y, dilation=dilation, dtype=x_mm.dtype)
         grad_z_flat = grad_z.view(n_values, 2 * out_channels)
         grad_x = torch.mm(grad_z_flat, weight_mm.t()).view(batch, n_frames, in_channels)
         grad_weight = torch.mm(x_mm.t(), grad_z_flat)

@@ -215,3 +215,22 @@ def test_binary_one_vs_rest_weighted_loss_and_f1() -> None:
     one = TIMNetBinaryClassifier(max_epochs=1, **{**SMALL, "batch_size": 1})
     one.fit(X[:4], np.array([True, False, True, False]))
     assert one.predict_proba(X[:1]).shape == (1, 2)
+
+
+@pytest.mark.parametrize("schedule", ["onecycle", "cosine"])
+def test_learning_rate_schedule_runs_over_the_whole_fit(schedule: str) -> None:
+    from skemotion.nets import lr_factor
+
+    X, y, _ = _toy(40)
+    clf = TIMNetClassifier(max_epochs=3, lr_schedule=schedule, random_state=0, **SMALL)
+    seen: list[float] = []
+    clf.fit(X, y)
+    callback = dict(clf.callbacks_)["lr_schedule"]
+    assert callback.total_steps_ == 3 * 3  # 40 clips in batches of 16
+    for step in range(callback.total_steps_):
+        seen.append(SMALL["lr"] * lr_factor(schedule, step, callback.total_steps_))
+    # The last rate set is the schedule's last; the optimiser ends there.
+    assert clf.optimizer_.param_groups[0]["lr"] == pytest.approx(seen[-1])
+    assert 0.9 * SMALL["lr"] < max(seen) <= SMALL["lr"]
+    with pytest.raises(ValueError, match="lr_schedule must be one of"):
+        TIMNetClassifier(lr_schedule="linear", **SMALL).fit(X, y)
