@@ -244,8 +244,10 @@ def _build_parser() -> argparse.ArgumentParser:
             "one fusion TIM-Net per cell. Every cell is a 5-fold actor cross-validation; cells "
             "whose inputs are missing (videos, OpenFace CSVs, pretrained weights) are skipped "
             "with the reason. Writes OUTPUT/tableN.{md,csv,json,png} and one folder per cell; "
-            "run again to resume an interrupted run. Without --data, the embedded corpus (with "
-            "video) is generated into OUTPUT/corpus."
+            "run again to resume an interrupted run. A cell is reused only if it was computed "
+            "from the same clips (by content), settings and skemotion version; if OUTPUT holds "
+            "cells of another run the command stops and says what differs. Without --data, "
+            "the embedded corpus (with video) is generated into OUTPUT/corpus."
         ),
     )
     reproduce.add_argument("table", choices=("table1", "table2"), help="which table")
@@ -277,6 +279,22 @@ def _build_parser() -> argparse.ArgumentParser:
     reproduce.add_argument("--n-actors", type=_positive_int, metavar="N", help="first N actors")
     reproduce.add_argument("--n-jobs", type=int, metavar="N", help="parallel jobs (default: 1)")
     reproduce.add_argument("--seed", type=int, default=0, help="model seed (default: 0)")
+    reproduce.add_argument(
+        "--exclude-reference-clips",
+        action="store_true",
+        help=(
+            "leave each actor's neutral reference recordings out of the test folds (default: "
+            "tested, as in the paper); see skemotion evaluate --help"
+        ),
+    )
+    reproduce.add_argument(
+        "--overwrite",
+        action="store_true",
+        help=(
+            "recompute the cells OUTPUT holds from another run (other data, settings or "
+            "skemotion version) instead of stopping"
+        ),
+    )
     reproduce.add_argument(
         "--quiet", action="store_true", help="one line per cell, no progress bars"
     )
@@ -587,6 +605,7 @@ def _reproduction_corpus(args: argparse.Namespace, output: Path, n_actors: int |
 
 
 def _reproduce(args: argparse.Namespace) -> int:
+    from .exceptions import StaleResultsError
     from .model_selection import ReproduceSettings, reproduce_table1, reproduce_table2
 
     output = args.output or Path(f"skemotion-{args.table}")
@@ -601,6 +620,7 @@ def _reproduce(args: argparse.Namespace) -> int:
         wav2vec2=args.wav2vec2,
         resnet=args.resnet,
         random_state=args.seed,
+        exclude_reference_clips=args.exclude_reference_clips,
         n_jobs=args.n_jobs,
         verbose=0 if args.quiet else 2,
     )
@@ -609,7 +629,13 @@ def _reproduce(args: argparse.Namespace) -> int:
     try:
         if args.table == "table2":
             _, markdown = reproduce_table2(
-                corpus, output, settings=settings, rows=args.rows, columns=args.columns, log=log
+                corpus,
+                output,
+                settings=settings,
+                rows=args.rows,
+                columns=args.columns,
+                log=log,
+                overwrite=args.overwrite,
             )
         else:
             _, markdown = reproduce_table1(
@@ -619,7 +645,13 @@ def _reproduce(args: argparse.Namespace) -> int:
                 features=args.rows,
                 emotions=args.emotions,
                 log=log,
+                overwrite=args.overwrite,
             )
+    except StaleResultsError as exc:
+        raise CLIError(
+            f"{exc.summary()}. Pass --output DIR to write elsewhere, or --overwrite to "
+            f"recompute those cells in {exc.folder}"
+        ) from exc
     except ValueError as exc:
         raise CLIError(str(exc)) from exc
     print(markdown)
