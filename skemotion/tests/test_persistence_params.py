@@ -11,6 +11,7 @@ import importlib
 import inspect
 import pathlib
 import pkgutil
+import tempfile
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
@@ -147,7 +148,8 @@ EXAMPLES: dict[str, dict[str, list[Any]]] = {
         "memory": [
             "joblib-cache",
             Path("joblib-cache"),
-            joblib.Memory(Path("joblib-cache"), verbose=0),
+            # joblib makes a Memory's folder when the Memory is made, here and on load.
+            joblib.Memory(Path(tempfile.gettempdir()) / "skemotion-test-memory", verbose=0),
             None,
         ],
         "label_columns": [("emotion",)],
