@@ -19,7 +19,6 @@ from sklearn.pipeline import Pipeline
 
 from .. import EMOTIONS, __version__
 from ..exceptions import StaleResultsError
-from ..face._landmarks import _file_digest
 from ._evaluate import ActorCVReport, evaluate_actor_cv
 from ._split import PAPER_ACTOR_FOLDS, ExcludeFromTest, RavdessActorFolds
 
@@ -257,6 +256,9 @@ def _files_digest(paths: Iterable[str | os.PathLike[str]], root: Path | None = N
 
     Names are the base names, or the paths relative to ``root`` when given.
     """
+    # The landmark cache's streaming digest; imported here, as the face path is elsewhere.
+    from ..face._landmarks import _file_digest
+
     entries = []
     for path in paths:
         if not os.path.isfile(path):
