@@ -13,12 +13,15 @@ also recompute the digest is refused rather than loaded as a different model.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import os
+import pathlib
 import tempfile
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+import joblib
 import numpy as np
 import torch
 from sklearn.linear_model import LogisticRegression
@@ -36,6 +39,16 @@ _FORMAT_VERSION = 1
 
 def _allowed_classes() -> dict[str, type]:
     # Imported here: the estimators import the package top level, which imports this module.
+    from sklearn.compose import make_column_selector
+    from sklearn.model_selection import (
+        GroupKFold,
+        GroupShuffleSplit,
+        KFold,
+        LeaveOneGroupOut,
+        PredefinedSplit,
+        StratifiedGroupKFold,
+        StratifiedKFold,
+    )
     from skorch.dataset import Dataset
     from torch.utils.data import DataLoader
 
@@ -45,6 +58,7 @@ def _allowed_classes() -> dict[str, type]:
         FineTunedTIMNetClassifier,
         PretrainedTIMNet,
         ResNetEmbedder,
+        UnfreezeBackbone,
         Wav2Vec2Embedder,
         Wav2Vec2Preprocessor,
     )
@@ -57,10 +71,12 @@ def _allowed_classes() -> dict[str, type]:
         HeadPose,
         KeyPointDistances,
     )
+    from .model_selection import ExcludeFromTest, RavdessActorFolds
     from .nets import (
         FusionClassifier,
         FusionTIMNet,
         GroupedValidSplit,
+        RestoreBestCheckpoint,
         TIMNet,
         TIMNetBinaryClassifier,
         TIMNetClassifier,
@@ -96,6 +112,19 @@ def _allowed_classes() -> dict[str, type]:
         LogisticRegression,
         StandardScaler,
         GroupedValidSplit,
+        UnfreezeBackbone,
+        RestoreBestCheckpoint,
+        # Splitters, for LateFusionClassifier(cv=...); they are plain parameter holders.
+        RavdessActorFolds,
+        ExcludeFromTest,
+        GroupKFold,
+        StratifiedGroupKFold,
+        LeaveOneGroupOut,
+        GroupShuffleSplit,
+        PredefinedSplit,
+        KFold,
+        StratifiedKFold,
+        make_column_selector,
         ArrayBatchLoader,
         Dataset,
         DataLoader,
@@ -114,19 +143,41 @@ def _qualname(cls: type) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
+def _pretrained_classes() -> dict[str, type]:
+    """transformers backbones stored by configuration and weights (no code, no pickle)."""
+    from .embed._hub import BACKBONE_KINDS, _import_transformers
+
+    transformers = _import_transformers()
+    classes = [getattr(transformers, name) for name, _ in BACKBONE_KINDS.values()]
+    return {_qualname(cls): cls for cls in classes}
+
+
+# Concrete paths load as this machine's Path; pure paths keep their flavour.
+_PATH_TYPES: dict[str, type] = {
+    "Path": pathlib.Path,
+    "PurePosixPath": pathlib.PurePosixPath,
+    "PureWindowsPath": pathlib.PureWindowsPath,
+}
+
+
 # -- encoding ---------------------------------------------------------------------------
 
 
 def _encode(value: Any, *, where: str) -> Any:
     allowed = _allowed_classes()
-    # np.float64 subclasses float: unwrap NumPy scalars before the plain-type test.
+    # np.float64 subclasses float: NumPy scalars before the plain-type test, kept as
+    # their own type (np.float32(0.1) is not the float 0.1).
     if isinstance(value, np.generic):
-        return value.item()
+        if value.dtype.kind not in "biufU":
+            raise TypeError(f"cannot save {where}: NumPy scalar of dtype {value.dtype}.")
+        return {"__npscalar__": value.item(), "dtype": value.dtype.str}
     if value is None or isinstance(value, bool | int | float | str):
         return value
     if isinstance(value, np.ndarray):
         if value.dtype.kind in "biuf":
-            return {"__ndarray__": torch.from_numpy(np.ascontiguousarray(value))}
+            # ascontiguousarray alone would make a 0-d array 1-d.
+            contiguous = np.ascontiguousarray(value).reshape(value.shape)
+            return {"__ndarray__": torch.from_numpy(contiguous)}
         if value.dtype.kind in "UO" and all(isinstance(v, str) for v in value.ravel()):
             return {"__strarray__": value.tolist()}
         if value.dtype.kind == "O" and all(
@@ -138,6 +189,22 @@ def _encode(value: Any, *, where: str) -> Any:
         return {"__tensor__": value.detach().cpu()}
     if isinstance(value, torch.dtype):
         return {"__dtype__": str(value).removeprefix("torch.")}
+    if isinstance(value, torch.device):
+        return {"__device__": str(value)}
+    if isinstance(value, pathlib.PurePath):
+        flavour = "Path" if isinstance(value, pathlib.Path) else type(value).__name__
+        if flavour not in _PATH_TYPES:  # a user's own PurePath subclass
+            raise TypeError(f"cannot save {where}: path type {type(value).__name__}.")
+        return {"__path__": str(value), "type": flavour}
+    if isinstance(value, joblib.Memory):
+        return {"__memory__": _encode(_memory_params(value), where=where)}
+    if isinstance(value, np.random.RandomState):
+        # Its whole Mersenne Twister state, so that the loaded model draws what it would have.
+        return {"__randomstate__": _encode(value.get_state(legacy=True), where=where)}
+    from .face import FaceTrack
+
+    if isinstance(value, FaceTrack):
+        return {"__facetrack__": _encode(value.to_arrays(), where=where)}
     if isinstance(value, tuple):
         return {"__tuple__": [_encode(v, where=where) for v in value]}
     if isinstance(value, list):
@@ -157,10 +224,66 @@ def _encode(value: Any, *, where: str) -> Any:
         return {"__class__": name}
     if _qualname(type(value)) in allowed:
         return _encode_estimator(value, where=where)
+    if isinstance(value, torch.nn.Module):
+        return _encode_module(value, where=where)
+    if callable(value):
+        raise TypeError(
+            f"cannot save {where}: the function {getattr(value, '__qualname__', value)!r}; "
+            "skemotion's safe model format stores no code. Use a column name, a list of "
+            "names or sklearn.compose.make_column_selector instead of a function."
+        )
     raise TypeError(
         f"cannot save {where}: objects of type {type(value).__name__} are not supported "
         "by skemotion's safe model format."
     )
+
+
+def _memory_params(memory: joblib.Memory) -> dict[str, Any]:
+    return {
+        "location": memory.location,
+        "backend": memory.backend,
+        "mmap_mode": memory.mmap_mode,
+        "compress": memory.compress,
+        # Memory keeps its verbose argument under a private name.
+        "verbose": memory._verbose,
+        "backend_options": memory.backend_options,
+    }
+
+
+def _encode_module(module: torch.nn.Module, *, where: str) -> dict[str, Any]:
+    """A transformers backbone as its class, configuration and weights."""
+    name = _qualname(type(module))
+    if name not in _pretrained_classes():
+        raise TypeError(
+            f"cannot save {where}: a torch module of type {type(module).__name__}; the safe "
+            "format stores transformers' Wav2Vec2Model and ResNetModel (configuration and "
+            "weights), or pass a hub id or a save_pretrained folder instead."
+        )
+    # torch types every module attribute as Tensor | Module; transformers' is a config.
+    config = cast(Any, module).config.to_dict()
+    return {
+        "__pretrained__": name,
+        "config": _encode(config, where=f"{where} config"),
+        "weights": {k: v.detach().cpu() for k, v in module.state_dict().items()},
+    }
+
+
+def _constructor_params(obj: Any) -> dict[str, Any]:
+    """Constructor arguments of ``obj``.
+
+    Estimators give theirs through ``get_params``; plain parts (splitters, column
+    selectors) are read back from the attributes of the same names, as scikit-learn's
+    repr does.
+    """
+    if hasattr(obj, "get_params"):
+        return dict(obj.get_params(deep=False))
+    names = [
+        name
+        for name, parameter in inspect.signature(type(obj).__init__).parameters.items()
+        if name != "self"
+        and parameter.kind not in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD)
+    ]
+    return {name: getattr(obj, name) for name in names}
 
 
 def _encode_estimator(estimator: Any, *, where: str = "model") -> dict[str, Any]:
@@ -176,17 +299,12 @@ def _encode_estimator(estimator: Any, *, where: str = "model") -> dict[str, Any]
                 [step, _encode_estimator(est, where=f"{where}.{step}")]
                 for step, est in estimator.steps
             ],
-            "params": {"verbose": estimator.verbose, "memory": None},
+            "params": {
+                "verbose": estimator.verbose,
+                "memory": _encode(estimator.memory, where=f"{where}.memory"),
+            },
         }
-    # Estimators give their constructor parameters; plain parts (GroupedValidSplit) their
-    # attributes, which are their constructor arguments.
-    params = (
-        estimator.get_params(deep=False)
-        if hasattr(estimator, "get_params")
-        else dict(vars(estimator))
-    )
-    if isinstance(estimator, TIMNetClassifier) and params.get("callbacks") is not None:
-        raise TypeError(f"cannot save {where}: custom callbacks are not supported.")
+    params = _constructor_params(estimator)
     encoded: dict[str, Any] = {
         "__estimator__": name,
         "params": {k: _encode(v, where=f"{where}.{k}") for k, v in params.items()},
@@ -251,9 +369,45 @@ def _decode(value: Any, allowed: dict[str, type]) -> Any:
         return {_decode(k, allowed): _decode(v, allowed) for k, v in value["__items__"]}
     if "__class__" in value:
         return _resolve(value["__class__"], allowed)
+    if "__npscalar__" in value:
+        dtype = np.dtype(value["dtype"])
+        if dtype.kind not in "biufU":
+            raise NotASkemotionModelError(f"unknown scalar dtype {dtype} in the model file.")
+        return dtype.type(value["__npscalar__"])
+    if "__device__" in value:
+        return torch.device(value["__device__"])
+    if "__path__" in value:
+        flavour = value.get("type")
+        if flavour not in _PATH_TYPES:
+            raise NotASkemotionModelError(f"unknown path type {flavour!r} in the model file.")
+        return _PATH_TYPES[flavour](value["__path__"])
+    if "__randomstate__" in value:
+        random_state = np.random.RandomState()
+        random_state.set_state(_decode(value["__randomstate__"], allowed))
+        return random_state
+    if "__memory__" in value:
+        return joblib.Memory(**_decode(value["__memory__"], allowed))
+    if "__facetrack__" in value:
+        from .face import FaceTrack
+
+        return FaceTrack.from_arrays(_decode(value["__facetrack__"], allowed))
+    if "__pretrained__" in value:
+        return _decode_module(value, allowed)
     if "__estimator__" in value:
         return _decode_estimator(value, allowed)
     return {k: _decode(v, allowed) for k, v in value.items()}
+
+
+def _decode_module(spec: dict[str, Any], allowed: dict[str, type]) -> torch.nn.Module:
+    cls = _pretrained_classes().get(spec["__pretrained__"])
+    if cls is None:
+        raise NotASkemotionModelError(
+            f"unknown module class {spec['__pretrained__']!r} in the model file."
+        )
+    config = cls.config_class.from_dict(_decode(spec["config"], allowed))  # type: ignore[attr-defined]
+    module = cls(config)
+    module.load_state_dict(spec["weights"])
+    return module.eval()
 
 
 def _resolve(name: Any, allowed: dict[str, type]) -> type:
@@ -268,7 +422,11 @@ def _decode_estimator(spec: dict[str, Any], allowed: dict[str, type]) -> Any:
     cls = _resolve(spec["__estimator__"], allowed)
     if cls is Pipeline:
         steps = [(step, _decode_estimator(est, allowed)) for step, est in spec["steps"]]
-        return Pipeline(steps, verbose=bool(spec["params"].get("verbose", False)))
+        return Pipeline(
+            steps,
+            memory=_decode(spec["params"].get("memory"), allowed),
+            verbose=bool(spec["params"].get("verbose", False)),
+        )
     params = _decode(spec.get("params", {}), allowed)
     estimator = cls(**params)
     state = _decode(spec.get("state", {}), allowed)
@@ -368,11 +526,19 @@ def _check_finite_weights(spec: Any, path: Path) -> None:
 def save_model(model: Any, path: str | os.PathLike[str]) -> Path:
     """Save a fitted (or unfitted) skemotion model in the safe skemotion format.
 
-    Supported: :class:`~sklearn.pipeline.Pipeline` of skemotion transformers and
-    classifiers (``LogMelSpectrogram``, ``TemporalStandardScaler``, ``TIMNetClassifier``,
-    ``TIMNetBinaryClassifier``). Anything else raises ``TypeError`` before writing. The
-    file is written to a temporary name and renamed, so an interrupted save never leaves a
-    half-written model behind.
+    Supported: every public skemotion estimator and :class:`~sklearn.pipeline.Pipeline`
+    of them, with every parameter type they document: numbers (NumPy scalars keep their
+    type), strings, None, tuples, lists, dicts, arrays, ``pathlib`` paths (a concrete
+    path loads as the loading machine's ``Path``, ``PurePosixPath`` and
+    ``PureWindowsPath`` keep their flavour), torch dtypes and devices, ``joblib.Memory``,
+    :class:`~skemotion.face.FaceTrack`, the network, loss and optimizer classes,
+    skemotion's callbacks, scikit-learn's and skemotion's splitters,
+    ``make_column_selector``, and transformers' ``Wav2Vec2Model`` / ``ResNetModel``
+    instances (stored as their configuration and weights). What would have to be stored
+    as code is refused with a ``TypeError`` naming the parameter, before anything is
+    written: a function (e.g. a callable ``ModalityUnion`` column), another torch module,
+    another class. The file is written to a temporary name and renamed, so an interrupted
+    save never leaves a half-written model behind.
 
     Parameters
     ----------

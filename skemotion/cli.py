@@ -191,6 +191,15 @@ def _build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="parallel jobs for feature extraction and folds (default: 1; -1: all cores)",
     )
+    evaluate.add_argument(
+        "--exclude-reference-clips",
+        action="store_true",
+        help=(
+            "leave each actor's neutral reference recordings (repetition 1 of the neutral "
+            "clip of each statement, 2 per actor, which calibrate the key-point distances) "
+            "out of the test folds; they are still trained on. Default: tested, as in the paper"
+        ),
+    )
     evaluate.add_argument("--seed", type=int, default=0, help="model seed (default: 0)")
     evaluate.add_argument(
         "--subject-norm",
@@ -286,8 +295,10 @@ def _build_parser() -> argparse.ArgumentParser:
             "one fusion TIM-Net per cell. Every cell is a 5-fold actor cross-validation; cells "
             "whose inputs are missing (videos, OpenFace CSVs, pretrained weights) are skipped "
             "with the reason. Writes OUTPUT/tableN.{md,csv,json,png} and one folder per cell; "
-            "run again to resume an interrupted run. Without --data, the embedded corpus (with "
-            "video) is generated into OUTPUT/corpus."
+            "run again to resume an interrupted run. A cell is reused only if it was computed "
+            "from the same clips (by content), settings and skemotion version; if OUTPUT holds "
+            "cells of another run the command stops and says what differs. Without --data, "
+            "the embedded corpus (with video) is generated into OUTPUT/corpus."
         ),
     )
     reproduce.add_argument("table", choices=("table1", "table2"), help="which table")
@@ -324,6 +335,22 @@ def _build_parser() -> argparse.ArgumentParser:
     reproduce.add_argument("--n-actors", type=_positive_int, metavar="N", help="first N actors")
     reproduce.add_argument("--n-jobs", type=int, metavar="N", help="parallel jobs (default: 1)")
     reproduce.add_argument("--seed", type=int, default=0, help="model seed (default: 0)")
+    reproduce.add_argument(
+        "--exclude-reference-clips",
+        action="store_true",
+        help=(
+            "leave each actor's neutral reference recordings out of the test folds (default: "
+            "tested, as in the paper); see skemotion evaluate --help"
+        ),
+    )
+    reproduce.add_argument(
+        "--overwrite",
+        action="store_true",
+        help=(
+            "recompute the cells OUTPUT holds from another run (other data, settings or "
+            "skemotion version) instead of stopping"
+        ),
+    )
     reproduce.add_argument(
         "--quiet", action="store_true", help="one line per cell, no progress bars"
     )
@@ -470,6 +497,14 @@ def _evaluate(args: argparse.Namespace) -> int:
             raise CLIError(f"--folds paper: {exc}") from exc
     elif args.folds == "groupkfold":
         cv = GroupKFold(n_splits=5)
+    if args.exclude_reference_clips:
+        from .face import is_ravdess_neutral_reference
+        from .model_selection import ExcludeFromTest
+        from .model_selection._evaluate import _default_actor_cv
+
+        if cv is None:
+            cv = _default_actor_cv(set(data.groups.unique().tolist()))
+        cv = ExcludeFromTest(cv, is_ravdess_neutral_reference(data.frame["path"]))
 
     # Imported only now: torch takes seconds to load, input errors should not wait for it.
     from .compose import make_face_pipeline, make_speech_pipeline
@@ -537,6 +572,7 @@ def _evaluate(args: argparse.Namespace) -> int:
             **face_found,
             "epochs": epochs,
             "seed": args.seed,
+            "exclude_reference_clips": bool(args.exclude_reference_clips),
             "quick": bool(args.quick),
             "pipeline": repr(pipeline),
             "wall_time_s": round(time.perf_counter() - start, 1),
@@ -769,6 +805,7 @@ def _reproduction_corpus(args: argparse.Namespace, output: Path, n_actors: int |
 
 
 def _reproduce(args: argparse.Namespace) -> int:
+    from .exceptions import StaleResultsError
     from .model_selection import ReproduceSettings, reproduce_table1, reproduce_table2
 
     output = args.output or Path(f"skemotion-{args.table}")
@@ -783,6 +820,7 @@ def _reproduce(args: argparse.Namespace) -> int:
         wav2vec2=args.wav2vec2,
         resnet=args.resnet,
         random_state=args.seed,
+        exclude_reference_clips=args.exclude_reference_clips,
         n_jobs=args.n_jobs,
         verbose=0 if args.quiet else 2,
     )
@@ -791,7 +829,13 @@ def _reproduce(args: argparse.Namespace) -> int:
     try:
         if args.table == "table2":
             _, markdown = reproduce_table2(
-                corpus, output, settings=settings, rows=args.rows, columns=args.columns, log=log
+                corpus,
+                output,
+                settings=settings,
+                rows=args.rows,
+                columns=args.columns,
+                log=log,
+                overwrite=args.overwrite,
             )
         else:
             _, markdown = reproduce_table1(
@@ -801,7 +845,13 @@ def _reproduce(args: argparse.Namespace) -> int:
                 features=args.rows,
                 emotions=args.emotions,
                 log=log,
+                overwrite=args.overwrite,
             )
+    except StaleResultsError as exc:
+        raise CLIError(
+            f"{exc.summary()}. Pass --output DIR to write elsewhere, or --overwrite to "
+            f"recompute those cells in {exc.folder}"
+        ) from exc
     except ValueError as exc:
         raise CLIError(str(exc)) from exc
     print(markdown)

@@ -36,7 +36,11 @@ from ._openface import (
     read_openface_csv,
 )
 from ._pose import FACE_MODEL_3D, estimate_head_pose, rotation_to_euler
-from ._reference import neutral_reference_landmarks, ravdess_neutral_reference
+from ._reference import (
+    is_ravdess_neutral_reference,
+    neutral_reference_landmarks,
+    ravdess_neutral_reference,
+)
 from ._regions import IMAGENET_MEAN, IMAGENET_STD, REGION_SIZES, FaceRegions, crop_patch
 from ._track import (
     ACTION_UNIT_NAMES,
@@ -96,6 +100,7 @@ __all__ = [
     "find_openface_csv",
     "inter_ocular_distance",
     "interpolate_missing",
+    "is_ravdess_neutral_reference",
     "iter_frames",
     "keypoint_distances",
     "landmark_backend_for",

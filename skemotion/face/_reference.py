@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,11 @@ from ..datasets import parse_ravdess_name
 from ._geometry import most_neutral_frame
 from ._track import N_LANDMARKS, FaceTrack
 
-__all__ = ["neutral_reference_landmarks", "ravdess_neutral_reference"]
+__all__ = [
+    "is_ravdess_neutral_reference",
+    "neutral_reference_landmarks",
+    "ravdess_neutral_reference",
+]
 
 
 def ravdess_neutral_reference(path: str | os.PathLike[str]) -> Path:
@@ -44,6 +49,44 @@ def ravdess_neutral_reference(path: str | os.PathLike[str]) -> Path:
         actor=name.actor,
     )
     return clip.with_name(reference.to_name(clip.suffix))
+
+
+def is_ravdess_neutral_reference(paths: Iterable[str | os.PathLike[str]]) -> np.ndarray:
+    """Which clips are themselves a neutral reference (calibration) recording.
+
+    Each actor's neutral clip of repetition 1 calibrates that actor's clips of the same
+    statement (:func:`ravdess_neutral_reference`), so it is also a clip of the data set:
+    2 of each actor's 60 speech clips. Normalised by itself, the most neutral frame of
+    such a clip is exactly 1.0 in every key-point distance, which gives its label away.
+    The paper keeps these clips in its test folds; pass this mask to
+    :class:`~skemotion.model_selection.ExcludeFromTest` to leave them out.
+
+    Parameters
+    ----------
+    paths : iterable of str or path-like
+        RAVDESS-named clips (any modality, video, audio or OpenFace CSV).
+
+    Returns
+    -------
+    mask : np.ndarray of bool, shape (n_clips,)
+        True for the reference recordings.
+
+    Raises
+    ------
+    ValueError
+        A path whose name is not a RAVDESS name (the message names it).
+
+    Examples
+    --------
+    >>> is_ravdess_neutral_reference(
+    ...     ["Actor_03/02-01-01-01-02-01-03.mp4", "Actor_03/02-01-01-01-02-02-03.mp4"]
+    ... )
+    array([ True, False])
+    """
+    names = [Path(path) for path in paths]
+    return np.array(
+        [ravdess_neutral_reference(name).name == name.name for name in names], dtype=bool
+    )
 
 
 def neutral_reference_landmarks(track: FaceTrack, *, use_3d: bool = False) -> np.ndarray:

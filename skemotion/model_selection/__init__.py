@@ -17,7 +17,12 @@ from ._reproduce import (
     reproduce_table1,
     reproduce_table2,
 )
-from ._split import PAPER_ACTOR_FOLDS, RavdessActorFolds, check_no_group_overlap
+from ._split import (
+    PAPER_ACTOR_FOLDS,
+    ExcludeFromTest,
+    RavdessActorFolds,
+    check_no_group_overlap,
+)
 
 __all__ = [
     "PAPER_ACTOR_FOLDS",
@@ -27,6 +32,7 @@ __all__ = [
     "TABLE2_COLUMNS",
     "TABLE2_ROWS",
     "ActorCVReport",
+    "ExcludeFromTest",
     "RavdessActorFolds",
     "ReproduceSettings",
     "check_no_group_overlap",

@@ -28,7 +28,12 @@ from tqdm.auto import tqdm
 from .. import EMOTIONS
 from .._parallel import fresh_loky_workers, streaming_return_as
 from ..preprocessing import INDUCTIVE_PROTOCOL, calibration_protocol
-from ._split import PAPER_ACTOR_FOLDS, RavdessActorFolds, check_no_group_overlap
+from ._split import (
+    PAPER_ACTOR_FOLDS,
+    ExcludeFromTest,
+    RavdessActorFolds,
+    check_no_group_overlap,
+)
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -388,6 +393,9 @@ class ActorCVReport:
             f"**Mean accuracy: {100 * self.mean_accuracy:.2f} % "
             f"± {100 * self.std_accuracy:.2f}** over {self.n_folds} actor folds"
         )
+        untested = len(self.metadata.get("untested_clips", ()))
+        if untested:
+            mean += f", {untested} clips kept out of the test sets"
         if reference_accuracy is not None:
             mean += f" ({reference_label}: {100 * reference_accuracy:.2f} %)"
         lines += ["", mean + f"; macro-F1 {self.macro_f1:.3f}.", ""]
@@ -584,7 +592,11 @@ def _check_actor_splits(
         except ValueError as exc:
             raise ValueError(f"split {fold} of {cv!r}: {exc}") from exc
     tested = np.sort(np.concatenate([test for _, test in splits]))
-    if not np.array_equal(tested, np.arange(len(y))):
+    expected = np.arange(len(y))
+    if isinstance(cv, ExcludeFromTest):
+        # Only clips the caller asked to leave out may go untested.
+        expected = expected[~cv._mask(len(y))]
+    if not np.array_equal(tested, expected):
         raise ValueError(
             f"The test sets of {cv!r} must partition the clips (each clip tested exactly once) "
             "to pool out-of-fold predictions; some clips are tested twice or never."
@@ -840,7 +852,10 @@ def evaluate_actor_cv(
         ``GroupKFold(n_splits=min(5, n_actors))``. An int ``k`` means ``GroupKFold(k)``.
         Any splitter is accepted as long as its test sets partition the clips and no split
         shares an actor between train and test; a splitter that ignores ``groups`` (such as
-        ``KFold``) is refused with a ``ValueError`` as soon as one of its splits leaks.
+        ``KFold``) is refused with a ``ValueError`` as soon as one of its splits leaks. An
+        :class:`ExcludeFromTest` splitter may leave the clips it excludes untested: the
+        report then holds the tested clips only (in their original order), and
+        ``metadata["untested_clips"]`` lists the row numbers of the others.
     n_jobs : int, default=None
         Folds fitted in parallel with joblib; ``None`` means 1, ``-1`` all cores.
     verbose : int, default=0
@@ -1089,16 +1104,26 @@ def _build_report(
             # Beside the progress bar on stderr: stdout is left to the caller's results.
             message = f"fold {fold}: accuracy {100 * accuracy:.2f} % ({fold_fit:.1f} s fit)"
             progress.write(message, file=sys.stderr)
-    # Back to the original row order; the test sets partition the rows (checked above).
+    # Back to the original row order. The test sets partition the rows (checked above),
+    # or, with ExcludeFromTest, the rows it did not exclude: the report holds those.
     order = np.concatenate([test for _, test in splits])
+    tested = np.sort(order)
+    position = np.empty(len(y), dtype=np.intp)
+    position[tested] = np.arange(len(tested))
+    local_splits = [(train, position[test]) for train, test in splits]
     pooled = np.concatenate(fold_preds)
     y_pred = np.empty_like(pooled)
-    y_pred[order] = pooled
-    test_fold = np.empty(len(y), dtype=int)
-    test_fold[order] = np.repeat(np.arange(len(splits)), [len(test) for _, test in splits])
-    y_proba, proba_classes = _pool_probabilities(fold_probas, splits, n_samples=len(y))
+    y_pred[position[order]] = pooled
+    test_fold = np.empty(len(tested), dtype=int)
+    test_fold[position[order]] = np.repeat(
+        np.arange(len(splits)), [len(test) for _, test in splits]
+    )
+    y_proba, proba_classes = _pool_probabilities(fold_probas, local_splits, n_samples=len(tested))
+    metadata = dict(metadata)
+    if len(tested) < len(y):
+        metadata["untested_clips"] = np.setdiff1d(np.arange(len(y)), tested).tolist()
     return ActorCVReport(
-        y_true=y,
+        y_true=y[tested],
         y_pred=y_pred,
         test_fold=test_fold,
         fold_actors=[sorted(_to_builtin(np.unique(groups[test]))) for _, test in splits],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,9 +17,10 @@ from sklearn.metrics import f1_score
 from sklearn.model_selection import GroupKFold
 from sklearn.pipeline import Pipeline
 
-from .. import EMOTIONS
+from .. import EMOTIONS, __version__
+from ..exceptions import StaleResultsError
 from ._evaluate import ActorCVReport, evaluate_actor_cv
-from ._split import PAPER_ACTOR_FOLDS, RavdessActorFolds
+from ._split import PAPER_ACTOR_FOLDS, ExcludeFromTest, RavdessActorFolds
 
 __all__ = [
     "PAPER_TABLE1",
@@ -134,6 +136,11 @@ _VISUAL = frozenset(_PAPER_FEATURE_KEY) - _SPEECH
 
 # -- settings and feature availability ----------------------------------------------------
 
+# Part of every cell's fingerprint beside skemotion.__version__: bump it when a change to
+# the code changes a cell's result, since development versions share one __version__.
+# 2: cells record the data's content.
+_RESULTS_FORMAT = 2
+
 
 @dataclass
 class ReproduceSettings:
@@ -156,6 +163,11 @@ class ReproduceSettings:
         Hub id or folder of an image ResNet; None skips the ResNet cells.
     random_state : int
         Seed of every network.
+    exclude_reference_clips : bool
+        Leave each actor's neutral reference recordings (repetition 1 of the neutral clip
+        of each statement, which calibrate the key-point distances) out of the test folds
+        of every cell, with :class:`ExcludeFromTest`; they are still trained on. False
+        (the default) tests them like the paper does.
     n_jobs : int or None
         Parallel feature extraction and folds.
     verbose : int
@@ -169,28 +181,150 @@ class ReproduceSettings:
     wav2vec2: str | None = None
     resnet: str | None = None
     random_state: int = 0
+    exclude_reference_clips: bool = False
     n_jobs: int | None = None
     verbose: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def fingerprint(self, corpus: pd.DataFrame) -> str:
-        """Hash of everything a cell's result depends on, to reuse only matching cells."""
-        from ..face import landmark_backend_for
+    def provenance(self, corpus: pd.DataFrame) -> dict[str, Any]:
+        """Everything a cell's result depends on: code, settings and the data's content.
 
-        # A corpus of faces alone (videos or tracking CSVs) has no audio_path.
-        clips = corpus["audio_path" if "audio_path" in corpus else "video_path"]
-        payload: dict[str, Any] = {
-            "settings": {k: v for k, v in self.__dict__.items() if k not in ("n_jobs", "verbose")},
-            "clips": sorted(Path(p).name for p in clips),
-        }
-        # The same audio with tracking CSVs instead of videos is another run (OpenFace's
-        # landmarks, not dlib's); corpora of videos keep the fingerprint they had.
-        faces = corpus["video_path"].dropna().tolist() if "video_path" in corpus else []
-        if landmark_backend_for(faces) == "openface":
-            payload["tracking"] = sorted(Path(p).name for p in faces)
-        return hashlib.sha256(
-            json.dumps(payload, sort_keys=True, default=str).encode()
-        ).hexdigest()[:16]
+        The data are identified by the size and SHA-256 of every clip of ``corpus`` (each
+        column whose name ends in ``path``), of the OpenFace CSVs under ``openface_dir``
+        and of local pretrained model folders: the same file names with other contents
+        (RAVDESS after the embedded corpus, which uses its names) are other data. Folders
+        do not count, only file names, sizes and contents, so a moved corpus is the same.
+
+        Parameters
+        ----------
+        corpus : DataFrame
+            As for :func:`reproduce_table2`.
+
+        Returns
+        -------
+        provenance : dict
+            JSON-serialisable: ``skemotion_version``, ``results_format``, ``settings``
+            (all fields but ``n_jobs`` and ``verbose``) and ``data`` (one digest per
+            input: ``{"n_files", "bytes", "sha256"}``).
+
+        Raises
+        ------
+        FileNotFoundError
+            A clip of ``corpus`` does not exist (the message names it).
+        """
+        settings = {k: v for k, v in self.__dict__.items() if k not in ("n_jobs", "verbose")}
+        columns = sorted(c for c in corpus.columns if str(c).endswith("path"))
+        clips = [p for c in columns for p in corpus[c] if isinstance(p, str | os.PathLike)]
+        data = {"clips": _files_digest(clips)}
+        if self.openface_dir is not None:
+            data["openface"] = _folder_digest(Path(self.openface_dir), "*.csv")
+        for kind in ("wav2vec2", "resnet"):
+            model = getattr(self, kind)
+            # A hub id is identified by its name; a local folder by its files.
+            if model is not None and Path(model).is_dir():
+                data[kind] = _folder_digest(Path(model), "*")
+        return json.loads(
+            json.dumps(
+                {
+                    "skemotion_version": __version__,
+                    "results_format": _RESULTS_FORMAT,
+                    "settings": settings,
+                    "data": data,
+                },
+                default=str,
+            )
+        )
+
+    def fingerprint(self, corpus: pd.DataFrame) -> str:
+        """Short hash of :meth:`provenance`: a stored cell is reused only when it matches.
+
+        Parameters
+        ----------
+        corpus : DataFrame
+            As for :func:`reproduce_table2`.
+
+        Returns
+        -------
+        fingerprint : str
+            16 hexadecimal digits.
+        """
+        return _hash(self.provenance(corpus))
+
+
+def _hash(provenance: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(provenance, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _files_digest(paths: Iterable[str | os.PathLike[str]], root: Path | None = None) -> dict:
+    """Size and SHA-256 of each file, folded into one digest over names, sizes and digests.
+
+    Names are the base names, or the paths relative to ``root`` when given.
+    """
+    # The landmark cache's streaming digest; imported here, as the face path is elsewhere.
+    from ..face._landmarks import _file_digest
+
+    entries = []
+    for path in paths:
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"{path}: no such file, cannot fingerprint the data")
+        name = Path(path).relative_to(root).as_posix() if root else Path(path).name
+        entries.append((name, os.path.getsize(path), _file_digest(os.fspath(path))))
+    entries.sort()
+    return {
+        "n_files": len(entries),
+        "bytes": sum(size for _, size, _ in entries),
+        "sha256": hashlib.sha256(json.dumps(entries).encode()).hexdigest(),
+    }
+
+
+def _folder_digest(folder: Path, pattern: str) -> dict:
+    files = sorted(p for p in folder.rglob(pattern) if p.is_file())
+    return _files_digest(files, root=folder)
+
+
+def _differences(stored: Mapping[str, Any], current: Mapping[str, Any]) -> list[str]:
+    """What differs between the provenance of a stored cell and of this run, in words."""
+    if "data" not in stored:
+        return ["written by an older skemotion, whose cells do not record the data's content"]
+    found = []
+    if stored.get("skemotion_version") != current["skemotion_version"]:
+        found.append(
+            f"skemotion version {stored.get('skemotion_version')} there, "
+            f"{current['skemotion_version']} here"
+        )
+    if stored.get("results_format") != current["results_format"]:
+        found.append(
+            f"results format {stored.get('results_format')} there, {current['results_format']} here"
+        )
+    settings, ours = stored.get("settings", {}), current["settings"]
+    changed = [
+        f"{key} {settings.get(key)!r} there, {ours.get(key)!r} here"
+        for key in sorted(set(settings) | set(ours))
+        if settings.get(key) != ours.get(key)
+    ]
+    if changed:
+        found.append("settings: " + ", ".join(changed))
+    data, ours = stored.get("data", {}), current["data"]
+    for key in sorted(set(data) | set(ours)):
+        there, here = data.get(key), ours.get(key)
+        if there != here:
+            label = _DATA_LABELS.get(key, key)
+            found.append(f"different {label} ({_describe(there)} there, {_describe(here)} here)")
+    return found
+
+
+_DATA_LABELS = {
+    "clips": "clips",
+    "openface": "OpenFace CSVs",
+    "wav2vec2": "Wav2Vec2 model files",
+    "resnet": "ResNet model files",
+}
+
+
+def _describe(digest: Mapping[str, Any] | None) -> str:
+    if not digest:
+        return "none"
+    return f"{digest['n_files']} files, {digest['bytes']} bytes, content {digest['sha256'][:12]}"
 
 
 @dataclass(frozen=True)
@@ -382,11 +516,19 @@ def _model(features: Sequence[str], task: str, settings: ReproduceSettings) -> P
     return Pipeline([("scaler", scalers), ("fusion", FusionClassifier(**params))])
 
 
-def _actor_cv(groups: np.ndarray) -> Any:
+def _actor_cv(corpus: pd.DataFrame, settings: ReproduceSettings) -> Any:
+    groups = corpus["actor"].to_numpy()
     actors = set(np.unique(groups).tolist())
+    cv: Any
     if actors == set().union(*PAPER_ACTOR_FOLDS):
-        return RavdessActorFolds()
-    return GroupKFold(n_splits=min(5, len(actors)))
+        cv = RavdessActorFolds()
+    else:
+        cv = GroupKFold(n_splits=min(5, len(actors)))
+    if settings.exclude_reference_clips:
+        from ..face import is_ravdess_neutral_reference
+
+        cv = ExcludeFromTest(cv, is_ravdess_neutral_reference(corpus["audio_path"]))
+    return cv
 
 
 # -- the runs -----------------------------------------------------------------------------
@@ -414,23 +556,24 @@ def _run_cells(
     output: Path,
     score: Callable[[ActorCVReport, _Cell], tuple[float, float]],
     log: Callable[[str], None],
+    overwrite: bool,
 ) -> pd.DataFrame:
     inputs = _Inputs.of(corpus, settings)
-    fingerprint = settings.fingerprint(corpus)
+    log(f"fingerprinting the data ({len(corpus)} recordings) ...")
+    provenance = settings.provenance(corpus)
+    fingerprint = _hash(provenance)
+    stored_records = _stored_records(cells, output, provenance, fingerprint, overwrite)
     store = _FeatureStore(corpus, settings, log, backend=inputs.backend)
     groups = corpus["actor"].to_numpy()
-    cv = _actor_cv(groups)
+    cv = _actor_cv(corpus, settings)
     rows = []
     for cell in cells:
         cell_dir = output / "cells" / cell.slug
         record_path = cell_dir / "cell.json"
-        record: dict[str, Any] | None = None
-        if record_path.exists():
-            stored = json.loads(record_path.read_text())
-            if stored.get("fingerprint") == fingerprint and stored.get("status") == "done":
-                record = stored
-                log(f"{cell.row} x {cell.column}{_emo(cell)}: done earlier, reused")
-        if record is None:
+        record: dict[str, Any] | None = stored_records.get(cell.slug)
+        if record is not None:
+            log(f"{cell.row} x {cell.column}{_emo(cell)}: done earlier, reused")
+        else:
             reasons = [_unavailable(f, settings, inputs) for f in cell.features]
             reason = next((r for r in reasons if r), None)
             if not cell.features:
@@ -442,6 +585,7 @@ def _run_cells(
                 log(f"{cell.row} x {cell.column}{_emo(cell)}: fitting ...")
                 record = _fit_cell(cell, store, corpus, groups, cv, settings, score, cell_dir, log)
                 record["fingerprint"] = fingerprint
+                record["provenance"] = provenance
                 cell_dir.mkdir(parents=True, exist_ok=True)
                 tmp = record_path.with_suffix(".tmp")
                 tmp.write_text(json.dumps(record, indent=2))
@@ -459,6 +603,41 @@ def _run_cells(
             }
         )
     return pd.DataFrame(rows)
+
+
+def _stored_records(
+    cells: Sequence[_Cell],
+    output: Path,
+    provenance: dict[str, Any],
+    fingerprint: str,
+    overwrite: bool,
+) -> dict[str, dict[str, Any]]:
+    """The finished cells that an earlier, identical run left in ``output``, by slug.
+
+    Checked before anything is computed: a finished cell of another run (other data,
+    settings or code) raises :class:`~skemotion.exceptions.StaleResultsError`, or with
+    ``overwrite`` is left to be recomputed.
+    """
+    reusable: dict[str, dict[str, Any]] = {}
+    stale: list[str] = []
+    differences: list[str] = []
+    for cell in cells:
+        record_path = output / "cells" / cell.slug / "cell.json"
+        if not record_path.exists():
+            continue
+        stored = json.loads(record_path.read_text())
+        if stored.get("status") != "done":
+            continue
+        if stored.get("fingerprint") == fingerprint:
+            reusable[cell.slug] = stored
+            continue
+        stale.append(f"{cell.row} x {cell.column}{_emo(cell)}")
+        for difference in _differences(stored.get("provenance", {}), provenance):
+            if difference not in differences:
+                differences.append(difference)
+    if stale and not overwrite:
+        raise StaleResultsError(str(output), stale, differences or ["unknown"])
+    return reusable
 
 
 def _emo(cell: _Cell) -> str:
@@ -584,6 +763,7 @@ def reproduce_table2(
     rows: Iterable[str] | None = None,
     columns: Iterable[str] | None = None,
     log: Callable[[str], None] = print,
+    overwrite: bool = False,
 ) -> tuple[pd.DataFrame, str]:
     """Run the paper's Table 2 grid (8-class accuracy, visual rows x speech columns).
 
@@ -594,6 +774,18 @@ def reproduce_table2(
     reason.
     A finished cell's record is written atomically under ``output/cells/``; an interrupted
     run started again with the same corpus and settings reuses it.
+
+    A cell is reused only when its fingerprint (:meth:`ReproduceSettings.provenance`)
+    matches: the same skemotion version, settings and data, the data identified by the
+    content of every file, not by its name. When ``output`` holds finished cells of
+    another run (the embedded corpus, which uses RAVDESS's file names, then RAVDESS; an
+    upgraded skemotion; other epochs), nothing is computed: a
+    :class:`~skemotion.exceptions.StaleResultsError` names the folder and what differs,
+    unless ``overwrite`` asks to recompute those cells there.
+
+    By default each actor's neutral reference recordings, which calibrate the key-point
+    distances, are tested like every other clip, as in the paper (see
+    ``ReproduceSettings.exclude_reference_clips``).
 
     Parameters
     ----------
@@ -611,6 +803,8 @@ def reproduce_table2(
         Subsets of :data:`TABLE2_ROWS` and :data:`TABLE2_COLUMNS` (default: all).
     log : callable
         Receives one line per cell.
+    overwrite : bool, default=False
+        Recompute the cells that ``output`` holds from another run instead of raising.
 
     Returns
     -------
@@ -631,7 +825,13 @@ def reproduce_table2(
             if features:
                 cells.append(_Cell(row, column, features, "multiclass"))
     table = _run_cells(
-        cells, corpus=corpus, settings=settings, output=output, score=_accuracy_percent, log=log
+        cells,
+        corpus=corpus,
+        settings=settings,
+        output=output,
+        score=_accuracy_percent,
+        log=log,
+        overwrite=overwrite,
     )
     lookup = {(r.row, r.column): r for r in table.itertuples()}
     lines = [
@@ -748,13 +948,14 @@ def reproduce_table1(
     features: Iterable[str] | None = None,
     emotions: Iterable[str] | None = None,
     log: Callable[[str], None] = print,
+    overwrite: bool = False,
 ) -> tuple[pd.DataFrame, str]:
     """Run the paper's Table 1: a binary (emotion vs rest) TIM-Net per feature and emotion.
 
     Each cell trains :class:`~skemotion.nets.TIMNetBinaryClassifier` (weighted binary
     cross-entropy, Table 3's binary settings) with 5-fold actor cross-validation and
-    reports the macro-F1 averaged over the folds. Skipping and resuming as in
-    :func:`reproduce_table2`.
+    reports the macro-F1 averaged over the folds. Skipping, resuming and refusing another
+    run's output folder as in :func:`reproduce_table2`.
 
     Parameters
     ----------
@@ -768,6 +969,8 @@ def reproduce_table1(
     emotions : iterable of str or None
         Subset of the eight emotions (default: all).
     log : callable
+    overwrite : bool, default=False
+        As for :func:`reproduce_table2`.
 
     Returns
     -------
@@ -785,7 +988,13 @@ def reproduce_table1(
         for emotion in emotion_names
     ]
     table = _run_cells(
-        cells, corpus=corpus, settings=settings, output=output, score=_binary_macro_f1, log=log
+        cells,
+        corpus=corpus,
+        settings=settings,
+        output=output,
+        score=_binary_macro_f1,
+        log=log,
+        overwrite=overwrite,
     )
     lookup = {(r.row, r.emotion): r for r in table.itertuples()}
     lines = [

@@ -9,8 +9,14 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from sklearn.model_selection import BaseCrossValidator
 from sklearn.utils import indexable
+from sklearn.utils.validation import _num_samples
 
-__all__ = ["PAPER_ACTOR_FOLDS", "RavdessActorFolds", "check_no_group_overlap"]
+__all__ = [
+    "PAPER_ACTOR_FOLDS",
+    "ExcludeFromTest",
+    "RavdessActorFolds",
+    "check_no_group_overlap",
+]
 
 PAPER_ACTOR_FOLDS: tuple[tuple[int, ...], ...] = (
     (2, 5, 14, 15, 16),
@@ -172,6 +178,113 @@ class RavdessActorFolds(BaseCrossValidator):
         for fold in self.folds:
             in_test = np.isin(actors, fold)
             yield indices[~in_test], indices[in_test]
+
+
+class ExcludeFromTest(BaseCrossValidator):
+    """An actor splitter whose test sets leave some clips out; they are still trained on.
+
+    Each split of ``cv`` is kept, minus the excluded clips in its test set: an excluded
+    clip of a training actor is trained on as usual, and one of a test actor is neither
+    trained on nor tested. Made for the paper's neutral reference recordings, which
+    calibrate their actor's key-point distances and are also clips of the data set
+    (:func:`~skemotion.face.is_ravdess_neutral_reference`); by default, as in the paper,
+    they are tested like the others. Works wherever a splitter does
+    (``cross_val_score(..., groups=actors, cv=...)``, ``GridSearchCV``,
+    :func:`evaluate_actor_cv`, which then reports on the tested clips only).
+
+    Parameters
+    ----------
+    cv : cross-validator
+        The actor splitter to filter, e.g. :class:`RavdessActorFolds` or ``GroupKFold``.
+    exclude : array-like of bool, shape (n_samples,)
+        True for each clip to keep out of every test set, in the order of the rows that
+        will be split (like ``PredefinedSplit``'s ``test_fold``, it belongs to one data
+        set).
+
+    See Also
+    --------
+    skemotion.face.is_ravdess_neutral_reference : The mask of the reference recordings.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skemotion.model_selection import ExcludeFromTest, RavdessActorFolds
+    >>> actors = np.repeat(np.arange(1, 25), 60)
+    >>> exclude = np.tile(np.arange(60) < 2, 24)  # two clips of each actor
+    >>> cv = ExcludeFromTest(RavdessActorFolds(), exclude)
+    >>> train, test = next(cv.split(np.zeros((1440, 1)), groups=actors))
+    >>> len(train), len(test)
+    (1140, 290)
+    """
+
+    # Groups are routed to split() as for RavdessActorFolds; the inner splitter reads them.
+    __metadata_request__split = {"groups": True}
+
+    def __init__(self, cv: Any, exclude: ArrayLike) -> None:
+        self.cv = cv
+        self.exclude = exclude
+
+    def get_n_splits(self, X: Any = None, y: Any = None, groups: Any = None) -> int:
+        """Return the number of splits of ``cv``.
+
+        Parameters
+        ----------
+        X, y, groups : object
+            Passed on to ``cv.get_n_splits``.
+
+        Returns
+        -------
+        n_splits : int
+        """
+        return int(self.cv.get_n_splits(X, y, groups))
+
+    def split(
+        self, X: ArrayLike, y: ArrayLike | None = None, groups: ArrayLike | None = None
+    ) -> Iterator[tuple[NDArray[np.intp], NDArray[np.intp]]]:
+        """Generate the splits of ``cv`` with the excluded clips taken out of each test set.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...)
+            Passed on to ``cv.split``.
+        y : array-like of shape (n_samples,), default=None
+            Passed on to ``cv.split``.
+        groups : array-like of shape (n_samples,)
+            Actor number of each row, passed on to ``cv.split``.
+
+        Yields
+        ------
+        train : ndarray of shape (n_train,)
+            The training indices of ``cv``, unchanged.
+        test : ndarray of shape (n_test,)
+            The test indices of ``cv`` that are not excluded.
+
+        Raises
+        ------
+        ValueError
+            ``exclude`` is not one boolean per row of ``X``.
+        """
+        # groups first: X may be a dict of modalities, whose len() counts its keys.
+        exclude = self._mask(_num_samples(X if groups is None else groups))
+        for train, test in self.cv.split(X, y, groups):
+            test = np.asarray(test)
+            yield np.asarray(train), test[~exclude[test]]
+
+    def _mask(self, n_samples: int) -> NDArray[np.bool_]:
+        """The ``exclude`` mask, checked against the number of rows to split."""
+        exclude = np.asarray(self.exclude)
+        if exclude.dtype != bool or exclude.shape != (n_samples,):
+            raise ValueError(
+                f"ExcludeFromTest: exclude must be one boolean per row ({n_samples} rows), "
+                f"got dtype {exclude.dtype} and shape {exclude.shape}"
+            )
+        return exclude
+
+    def __repr__(self) -> str:
+        # The mask is as long as the data: summarise it rather than print it.
+        exclude = np.asarray(self.exclude)
+        count = int(exclude.sum()) if exclude.dtype == bool else "?"
+        return f"ExcludeFromTest(cv={self.cv!r}, exclude=<{count} of {exclude.size} clips>)"
 
 
 def check_no_group_overlap(train_groups: ArrayLike, test_groups: ArrayLike) -> None:

@@ -228,3 +228,35 @@ def test_subject_calibrated_evaluate_train_and_enrolled_predict(quick_run, tmp_p
     capsys.readouterr()
     assert main(["predict", "--model", str(plain), renamed[0], "--enroll", *renamed[1:]]) == 2
     _one_line_error(capsys, "trained without subject calibration")
+
+
+def test_evaluate_exclude_reference_clips_builds_the_splitter(tmp_path, monkeypatch, capsys):
+    # Short silent clips: the flag's effect is the splitter handed to evaluate_actor_cv.
+    import numpy as np
+    import soundfile as sf
+
+    import skemotion.model_selection
+    from skemotion.model_selection import ExcludeFromTest
+
+    for actor in (1, 2):
+        for emotion, repetition in ((1, 1), (1, 2), (5, 1)):
+            for statement in (1, 2):
+                name = f"03-01-{emotion:02d}-01-{statement:02d}-{repetition:02d}-{actor:02d}.wav"
+                path = tmp_path / "data" / f"Actor_{actor:02d}" / name
+                path.parent.mkdir(parents=True, exist_ok=True)
+                sf.write(path, np.zeros(4800, dtype=np.float32), 48_000)
+    seen = {}
+
+    def evaluate(estimator, X, y, groups, *, cv, **kwargs):
+        seen["cv"] = cv
+        raise KeyboardInterrupt  # stop before training
+
+    monkeypatch.setattr(skemotion.model_selection, "evaluate_actor_cv", evaluate)
+    args = ["evaluate", "--data", str(tmp_path / "data"), "--output", str(tmp_path / "out")]
+    assert main([*args, "--exclude-reference-clips"]) == 130
+    cv = seen["cv"]
+    assert isinstance(cv, ExcludeFromTest) and type(cv.cv).__name__ == "GroupKFold"
+    # Per actor: the neutral clips of repetition 1 of both statements.
+    assert np.asarray(cv.exclude).tolist() == [True, False, True, False, False, False] * 2
+    assert main(args) == 130
+    assert seen["cv"] is None  # the default: every clip tested, as in the paper

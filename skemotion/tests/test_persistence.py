@@ -150,3 +150,20 @@ def test_fusion_models_round_trip(tmp_path: Path) -> None:
     ).fit(X, y, groups=np.repeat(np.arange(4), 10))
     loaded_late = load_model(save_model(late, tmp_path / "late.skem"))
     np.testing.assert_allclose(loaded_late.predict_proba(X), late.predict_proba(X), rtol=1e-6)
+
+
+def test_fusion_pipeline_with_path_parameters_round_trips(tmp_path: Path) -> None:
+    # The issue: a Path cache folder made the whole fusion model unsaveable.
+    from skemotion.compose import make_fusion_pipeline
+    from skemotion.face import FaceLandmarks
+
+    landmarks = FaceLandmarks(cache_dir=tmp_path / "landmarks", openface_dir=tmp_path / "csv")
+    model = make_fusion_pipeline(("lms", "kpd"), landmarks=landmarks, max_epochs=1)
+    restored = load_model(save_model(model, tmp_path / "fusion.skem"))
+    found = [
+        value
+        for key, value in restored.get_params().items()
+        if key.endswith("landmarks__cache_dir")
+    ]
+    assert found and all(value == tmp_path / "landmarks" for value in found)
+    assert all(isinstance(value, Path) for value in found)

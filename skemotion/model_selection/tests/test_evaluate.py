@@ -394,3 +394,35 @@ def test_folds_after_a_light_parallel_job_do_not_trip_lokys_leak_guard() -> None
         report = evaluate_actor_cv(_HoldsMemory(), X, y, groups, cv=4, n_jobs=2)
     assert report.n_folds == 4
     assert not [w for w in caught if "worker stopped" in str(w.message)]
+
+
+def test_excluded_clips_are_trained_on_but_not_reported():
+    from skemotion.model_selection import ExcludeFromTest, RavdessActorFolds
+
+    X, y, groups = _make_data()
+    model = LogisticRegression(max_iter=1000)
+    exclude = np.zeros(len(y), dtype=bool)
+    exclude[::8] = True  # two clips of each actor
+    full = evaluate_actor_cv(model, X, y, groups)
+    report = evaluate_actor_cv(
+        LogisticRegression(max_iter=1000),
+        X,
+        y,
+        groups,
+        cv=ExcludeFromTest(RavdessActorFolds(), exclude),
+    )
+    assert len(report.y_true) == len(y) - 48
+    np.testing.assert_array_equal(report.y_true, y[~exclude])
+    # The same models (excluded clips of the training actors are still trained on): the
+    # remaining clips get the predictions they got with every clip tested.
+    np.testing.assert_array_equal(report.y_pred, full.y_pred[~exclude])
+    np.testing.assert_array_equal(report.test_fold, full.test_fold[~exclude])
+    assert report.y_proba is not None and full.y_proba is not None
+    np.testing.assert_allclose(report.y_proba, full.y_proba[~exclude])
+    assert report.metadata["untested_clips"] == np.flatnonzero(exclude).tolist()
+    assert "48 clips kept out of the test sets" in report.to_markdown()
+    assert report.fold_actors == full.fold_actors
+    # Only the splitter that says so may leave clips untested.
+    partial = [(tr, te[~exclude[te]]) for tr, te in RavdessActorFolds().split(X, y, groups)]
+    with pytest.raises(ValueError, match="tested twice or never"):
+        evaluate_actor_cv(model, X, y, groups, cv=partial)

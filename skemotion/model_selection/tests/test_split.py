@@ -139,3 +139,71 @@ def test_leakage_error():
     with pytest.raises(ValueError, match=r"speaker leakage: group\(s\) \[3, 7\]"):
         check_no_group_overlap([1, 3, 7, 7], [3, 7, 9])
     check_no_group_overlap([1, 2], [3])
+
+
+# -- ExcludeFromTest: the neutral reference recordings out of the test folds ----------------
+
+
+@pytest.fixture
+def design() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The 1440 RAVDESS speech clips: names, emotions and actors."""
+    from skemotion.datasets import ravdess_design
+
+    names = ravdess_design()
+    paths = np.array([f"Actor_{n.actor:02d}/{n.to_name('.mp4')}" for n in names])
+    return paths, np.array([n.emotion for n in names]), np.array([n.actor for n in names])
+
+
+def test_reference_mask_marks_two_neutral_clips_per_actor(design):
+    from skemotion.face import is_ravdess_neutral_reference
+
+    paths, emotions, actors = design
+    mask = is_ravdess_neutral_reference(paths)
+    assert mask.sum() == 48 and set(np.bincount(actors[mask])[1:]) == {2}
+    assert set(emotions[mask]) == {"neutral"}
+    # Repetition 1 of each statement: field RR of MM-VV-EE-II-SS-RR-AA.
+    assert {p.rsplit("/", 1)[1][15:17] for p in paths[mask]} == {"01"}
+    with pytest.raises(ValueError, match=r"clip\.wav: not a RAVDESS file name"):
+        is_ravdess_neutral_reference(["clip.wav"])
+
+
+def test_exclude_from_test_keeps_the_clips_in_training(design):
+    from skemotion.face import is_ravdess_neutral_reference
+    from skemotion.model_selection import ExcludeFromTest
+
+    paths, _, actors = design
+    mask = is_ravdess_neutral_reference(paths)
+    plain, cv = RavdessActorFolds(), ExcludeFromTest(RavdessActorFolds(), mask)
+    X = np.zeros((len(actors), 1))
+    assert cv.get_n_splits() == 5
+    for (train, test), (train0, test0) in zip(
+        cv.split(X, groups=actors), plain.split(X, groups=actors), strict=True
+    ):
+        np.testing.assert_array_equal(train, train0)  # references of training actors kept
+        np.testing.assert_array_equal(test, test0[~mask[test0]])
+        assert mask[train].sum() == 2 * len(np.unique(actors[train]))
+    assert repr(cv).endswith("exclude=<48 of 1440 clips>)")
+    with pytest.raises(ValueError, match=r"one boolean per row \(1440 rows\).*shape \(3,\)"):
+        next(ExcludeFromTest(plain, [True, False, True]).split(X, groups=actors))
+    with pytest.raises(ValueError, match="dtype int64"):
+        next(ExcludeFromTest(plain, mask.astype(np.int64)).split(X, groups=actors))
+
+
+def test_exclude_from_test_in_cross_val_score_and_grid_search(design):
+    from sklearn.model_selection import GridSearchCV
+
+    from skemotion.face import is_ravdess_neutral_reference
+    from skemotion.model_selection import ExcludeFromTest
+
+    paths, emotions, actors = design
+    mask = is_ravdess_neutral_reference(paths)
+    # A feature that gives the reference clips away, as KPD's all-ones frame does.
+    X = np.c_[mask.astype(float), np.random.default_rng(0).normal(size=len(mask))]
+    y = np.where(emotions == "neutral", "neutral", "other")
+    cv = ExcludeFromTest(GroupKFold(4), mask)
+    scores = cross_val_score(LogisticRegression(), X, y, groups=actors, cv=cv)
+    assert len(scores) == 4
+    search = GridSearchCV(LogisticRegression(), {"C": [0.1, 1.0]}, cv=cv)
+    search.fit(X, y, groups=actors)
+    assert search.n_splits_ == 4
+    assert pickle.loads(pickle.dumps(cv)).exclude.sum() == 48
