@@ -4,9 +4,10 @@ The one real multimodal measurement possible on this machine: ``../shared/data/r
 holds the speech audio and, for the same clips, per-clip means of OpenFace action units
 (no videos). The speech model is the paper's log-mel + TIM-Net run by
 ``ravdess_speech_protocol.py``, whose report keeps the out-of-fold posteriors; the face
-model is a logistic regression on the 35 AU means, cross-validated here on the same five
-actor folds. The posteriors are fused by the product rule (summed log-probabilities), which
-learns nothing, so no fold sees its test actors.
+model is :func:`~skemotion.compose.make_au_means_pipeline` (the 35 AU means standardised,
+logistic regression, C=0.1) on :func:`~skemotion.datasets.load_openface_au_means`'s table,
+cross-validated here on the same five actor folds. The posteriors are fused by the product
+rule (summed log-probabilities), which learns nothing, so no fold sees its test actors.
 
 Usage::
 
@@ -21,13 +22,9 @@ import json
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
 
-from skemotion.datasets import load_ravdess
-from skemotion.face import ACTION_UNIT_NAMES
+from skemotion.compose import make_au_means_pipeline
+from skemotion.datasets import load_openface_au_means, load_ravdess
 from skemotion.model_selection import ActorCVReport, evaluate_actor_cv, fuse_reports
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "ravdess"
@@ -37,17 +34,6 @@ REFERENCE = {
     "AU means + logistic regression": 56.8,
     "both, summed log-probabilities": 70.4,
 }
-
-
-def _au_table(path: Path, clip_ids: pd.Series) -> np.ndarray:
-    """AU means in the row order of the speech clips (matched on all fields but modality)."""
-    table = pd.read_csv(path, dtype={"id": str})
-    table["key"] = table["id"].str[3:]
-    keys = clip_ids.str[3:]
-    missing = sorted(set(keys) - set(table["key"]))
-    if missing:
-        raise ValueError(f"{path}: no AU means for {len(missing)} clip(s), e.g. {missing[:3]}")
-    return table.set_index("key").loc[keys, list(ACTION_UNIT_NAMES)].to_numpy(dtype=float)
 
 
 def main() -> None:
@@ -65,9 +51,11 @@ def main() -> None:
     if not np.array_equal(speech.y_true, data.y.to_numpy()):
         raise SystemExit(f"{args.speech_report} is not in the clip order of {args.data}")
 
-    au = _au_table(args.au_means, data.frame["clip_id"])
-    face_model = make_pipeline(StandardScaler(), LogisticRegression(C=0.5, max_iter=5000))
-    face = evaluate_actor_cv(face_model, au, data.y.to_numpy(), data.groups.to_numpy())
+    # Each speech clip gets the action units of the same recording, in the same row order.
+    table = load_openface_au_means(args.au_means, data.frame).frame
+    face = evaluate_actor_cv(
+        make_au_means_pipeline(), table, data.y.to_numpy(), data.groups.to_numpy()
+    )
     # fuse_reports refuses a speech report made on other folds than the paper's five.
 
     classes = list(speech.labels or [])
