@@ -14,7 +14,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from .._parallel import streaming_return_as
 from ._clips import _AudioClipInput
 from ._crop import PAD_MODES, center_crop
-from ._io import load_audio
+from ._io import _read_centre_window, load_audio
 from ._spectral import log_mel_spectrogram
 
 __all__ = ["LogMelSpectrogram"]
@@ -324,10 +324,18 @@ def _paths_task(paths: list[str], **kw: Any) -> np.ndarray:
     crop_length, pad_mode = kw.pop("crop_length"), kw.pop("pad_mode")
     clips = []
     for path in paths:
-        y, _ = load_audio(path, sr=kw["sr"], mono=True)
-        if not np.isfinite(y).all():
+        # Only the centre is used: read just it where the file allows (same samples).
+        window = (
+            None
+            if crop_length is None
+            else _read_centre_window(path, sr=kw["sr"], length=crop_length)
+        )
+        if window is None:
+            y, _ = load_audio(path, sr=kw["sr"], mono=True)
+            window = _fix_length(y, crop_length=crop_length, pad_mode=pad_mode, name=path)
+        if not np.isfinite(window).all():
             raise ValueError(f"Audio file '{path}' contains NaN or infinite samples.")
-        clips.append(_fix_length(y, crop_length=crop_length, pad_mode=pad_mode, name=path))
+        clips.append(window)
     return _batch_logmel(clips, paths, **kw)
 
 

@@ -155,3 +155,40 @@ def test_real_stereo_clip() -> None:
     raw, _ = sf.read(STEREO_CLIP, dtype="float32")
     assert sr == 48_000 and y.shape == (info.frames,)
     np.testing.assert_allclose(y, raw.mean(axis=1), atol=1e-7)
+
+
+# -- reading only the centre window (what the log-mel features use) ------------------------
+
+
+@pytest.mark.parametrize("fmt", ["wav", "flac"])
+@pytest.mark.parametrize("channels", [1, 2])
+@pytest.mark.parametrize("n_samples", [9_001, 9_000, 4_000])
+def test_centre_window_is_the_centre_crop_of_the_whole_file(
+    tmp_path: Path, fmt: str, channels: int, n_samples: int
+) -> None:
+    from skemotion.audio import center_crop
+    from skemotion.audio._io import _read_centre_window
+
+    rng = np.random.default_rng(n_samples + channels)
+    path = tmp_path / f"x.{fmt}"
+    sf.write(path, rng.uniform(-0.5, 0.5, (n_samples, channels)), 16_000, subtype="PCM_16")
+    window = _read_centre_window(path, sr=16_000, length=4_000)
+    whole = center_crop(load_audio(path, sr=16_000)[0], length=4_000)
+    assert window is not None and window.dtype == np.float32
+    np.testing.assert_array_equal(window, whole)
+
+
+def test_centre_window_leaves_other_cases_to_the_whole_read(tmp_path: Path) -> None:
+    from skemotion.audio._io import _read_centre_window
+
+    path = tmp_path / "x.wav"
+    sf.write(path, tone(8_000, sr=16_000), 16_000)
+    assert _read_centre_window(path, sr=16_000, length=9_000) is None  # to be padded
+    assert _read_centre_window(path, sr=8_000, length=1_000) is None  # to be resampled
+    assert _read_centre_window(tmp_path / "missing.wav", sr=16_000, length=10) is None
+    # Cut short after its header was written: the whole read names the truncation.
+    data = path.read_bytes()
+    (tmp_path / "cut.wav").write_bytes(data[: len(data) // 2])
+    assert _read_centre_window(tmp_path / "cut.wav", sr=16_000, length=1_000) is None
+    with pytest.raises(ValueError, match="truncated"):
+        load_audio(tmp_path / "cut.wav", sr=16_000)
