@@ -122,8 +122,9 @@ def _read_centre_window(path: str | os.PathLike[str], *, sr: int, length: int) -
     clip's ~180,000 samples. Returns None whenever the shortcut does not apply, and the
     caller decodes the whole file: a video container, a file at another rate than ``sr``
     (resampling needs the whole signal), one shorter than ``length`` (it is padded), one
-    that cannot be read, or one whose header announces more samples than it holds (the
-    full read names the truncation).
+    of float samples (a NaN anywhere in it is an error the full read names), one that
+    cannot be read, or one whose header announces more samples than it holds (the full
+    read names the truncation).
 
     Parameters
     ----------
@@ -144,6 +145,10 @@ def _read_centre_window(path: str | os.PathLike[str], *, sr: int, length: int) -
         with sf.SoundFile(file) as sound:
             n_frames = sound.frames
             if sound.samplerate != sr or n_frames < length or not sound.seekable():
+                return None
+            # Float samples may hold NaN anywhere, which the whole read reports; integer
+            # PCM (RAVDESS's 16-bit wav and flac) cannot.
+            if sound.subtype in ("FLOAT", "DOUBLE"):
                 return None
             match = _SHORT_DATA_CHUNK.search(sf.info(file).extra_info or "")
             if match:

@@ -324,7 +324,8 @@ def _paths_task(paths: list[str], **kw: Any) -> np.ndarray:
     crop_length, pad_mode = kw.pop("crop_length"), kw.pop("pad_mode")
     clips = []
     for path in paths:
-        # Only the centre is used: read just it where the file allows (same samples).
+        # Only the centre is used: read just it where the file allows (same samples; only
+        # integer PCM qualifies, which holds no NaN).
         window = (
             None
             if crop_length is None
@@ -332,9 +333,9 @@ def _paths_task(paths: list[str], **kw: Any) -> np.ndarray:
         )
         if window is None:
             y, _ = load_audio(path, sr=kw["sr"], mono=True)
+            if not np.isfinite(y).all():
+                raise ValueError(f"Audio file '{path}' contains NaN or infinite samples.")
             window = _fix_length(y, crop_length=crop_length, pad_mode=pad_mode, name=path)
-        if not np.isfinite(window).all():
-            raise ValueError(f"Audio file '{path}' contains NaN or infinite samples.")
         clips.append(window)
     return _batch_logmel(clips, paths, **kw)
 

@@ -186,6 +186,8 @@ def test_centre_window_leaves_other_cases_to_the_whole_read(tmp_path: Path) -> N
     assert _read_centre_window(path, sr=16_000, length=9_000) is None  # to be padded
     assert _read_centre_window(path, sr=8_000, length=1_000) is None  # to be resampled
     assert _read_centre_window(tmp_path / "missing.wav", sr=16_000, length=10) is None
+    sf.write(tmp_path / "float.wav", tone(8_000, sr=16_000), 16_000, subtype="FLOAT")
+    assert _read_centre_window(tmp_path / "float.wav", sr=16_000, length=1_000) is None
     # Cut short after its header was written: the whole read names the truncation.
     data = path.read_bytes()
     (tmp_path / "cut.wav").write_bytes(data[: len(data) // 2])
