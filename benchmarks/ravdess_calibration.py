@@ -18,7 +18,9 @@ product rule (:func:`~skemotion.model_selection.fuse_reports`), which learns not
 The speech networks are the paper's (log-mel, TIM-Net, 100 epochs, precise batch-norm
 statistics), trained once per seed and fold on the paper's five actor folds; each
 calibration only changes what the trained network normalises with. Each (seed, fold) is
-stored under ``--output`` as soon as it ends, so a stopped run resumes. Usage::
+stored under ``--output`` as soon as it ends, so a stopped run resumes (the folder records
+the clips' names and sizes, the AU file's digest and the epochs, and refuses other ones).
+Usage::
 
     python benchmarks/ravdess_calibration.py --output runs/ravdess_calibration --seeds 0 1
     python benchmarks/ravdess_calibration.py --output runs/ravdess_calibration --summary-only
@@ -32,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import hashlib
 import json
 import os
 import sys
@@ -68,6 +71,23 @@ def _log_mel(corpus: Any, output: Path, n_jobs: int) -> np.ndarray:
     X = LogMelSpectrogram(n_jobs=n_jobs, verbose=1).fit_transform(corpus.frame)
     np.savez(cache, X=X, names=paths)
     return X
+
+
+def _check_provenance(args: argparse.Namespace, corpus: Any) -> None:
+    """Stop rather than mix this run's folds with stored ones made from other data."""
+    sizes = sorted((os.path.basename(p), os.path.getsize(p)) for p in corpus.frame["path"])
+    current = {
+        "clips": hashlib.sha256(json.dumps(sizes).encode()).hexdigest(),
+        "au_means": hashlib.sha256(args.au_means.read_bytes()).hexdigest(),
+        "epochs": args.epochs,
+    }
+    record = args.output / "provenance.json"
+    if record.exists() and json.loads(record.read_text()) != current:
+        raise SystemExit(
+            f"{args.output} holds results of other data or settings ({record}); "
+            "choose another --output."
+        )
+    record.write_text(json.dumps(current, indent=1))
 
 
 def _enrollment_rows(
@@ -410,6 +430,7 @@ def main() -> None:
     table = load_openface_au_means(args.au_means, corpus.frame).frame
     y, groups = corpus.y.to_numpy(), corpus.groups.to_numpy()
     splits = list(RavdessActorFolds().split(table, y, groups))
+    _check_provenance(args, corpus)
     if not args.summary_only:
         X = _log_mel(corpus, args.output, args.n_jobs)
         _run_folds(args, X, y, groups, table, splits)
