@@ -150,11 +150,8 @@ def _read_centre_window(path: str | os.PathLike[str], *, sr: int, length: int) -
             # PCM (RAVDESS's 16-bit wav and flac) cannot.
             if sound.subtype in ("FLOAT", "DOUBLE"):
                 return None
-            match = _SHORT_DATA_CHUNK.search(sf.info(file).extra_info or "")
-            if match:
-                declared, present = int(match.group(1)), int(match.group(2))
-                if declared not in _UNKNOWN_SIZES and present < declared:
-                    return None
+            if _missing_data_bytes(sound.extra_info) is not None:
+                return None
             # The last sample must be there, or the header's length (and so the centre)
             # is not the file's.
             sound.seek(n_frames - 1)
@@ -177,6 +174,15 @@ _SHORT_DATA_CHUNK = re.compile(r"^data\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MU
 _UNKNOWN_SIZES = frozenset({0, 0xFFFFFFFF, 0x7FFFFFFF})
 
 
+def _missing_data_bytes(extra_info: str | None) -> tuple[int, int] | None:
+    """(declared, present) sample bytes of a WAV data chunk cut short, or None."""
+    match = _SHORT_DATA_CHUNK.search(extra_info or "")
+    if match is None:
+        return None
+    declared, present = int(match.group(1)), int(match.group(2))
+    return (declared, present) if declared not in _UNKNOWN_SIZES and present < declared else None
+
+
 def _check_complete(file: Path, *, n_read: int) -> None:
     """Raise if the header of ``file`` announces more audio than the file holds.
 
@@ -187,14 +193,13 @@ def _check_complete(file: Path, *, n_read: int) -> None:
         info = sf.info(file)
     except (sf.LibsndfileError, RuntimeError, TypeError):  # read already succeeded
         return
-    match = _SHORT_DATA_CHUNK.search(info.extra_info or "")
-    if match:
-        declared, present = int(match.group(1)), int(match.group(2))
-        if declared not in _UNKNOWN_SIZES and present < declared:
-            raise ValueError(
-                f"{file}: truncated audio file, its header declares {declared} bytes of "
-                f"samples but only {present} are present (copy or download it again)"
-            )
+    missing = _missing_data_bytes(info.extra_info)
+    if missing is not None:
+        declared, present = missing
+        raise ValueError(
+            f"{file}: truncated audio file, its header declares {declared} bytes of "
+            f"samples but only {present} are present (copy or download it again)"
+        )
     if 0 < n_read < info.frames:
         raise ValueError(
             f"{file}: truncated audio file, its header declares {info.frames} samples but "
