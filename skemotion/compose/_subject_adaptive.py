@@ -126,7 +126,8 @@ class SubjectAdaptiveClassifier(ClassifierMixin, BaseEstimator):
         subjects : array-like of shape (n_clips,), default=None
             Subject of each clip, when ``X`` has no ``subject_column``.
         **fit_params
-            Passed to ``estimator.fit`` (``groups=...`` for instance).
+            Passed to ``estimator.fit`` (``groups=...`` for instance). A network with
+            ``batching="subject"`` gets ``subjects`` as its ``groups`` unless given.
 
         Returns
         -------
@@ -134,6 +135,16 @@ class SubjectAdaptiveClassifier(ClassifierMixin, BaseEstimator):
         """
         self._validate_params()
         subjects = self._subjects(X, subjects)
+        last = self.estimator[-1] if isinstance(self.estimator, Pipeline) else self.estimator
+        routed = any(key == "groups" or key.endswith("__groups") for key in fit_params)
+        if getattr(last, "batching", "mixed") == "subject" and not routed:
+            # A network trained on one subject per batch needs the subjects it calibrates.
+            key = (
+                f"{self.estimator.steps[-1][0]}__groups"
+                if isinstance(self.estimator, Pipeline)
+                else "groups"
+            )
+            fit_params = {**fit_params, key: subjects}
         self.estimator_ = clone(self.estimator).fit(X, y, **fit_params)
         network = self._network()
         self.classes_ = np.asarray(network.classes_)

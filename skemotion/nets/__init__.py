@@ -14,6 +14,7 @@ from ._callbacks import (
     lr_factor,
 )
 from ._classifier import PAPER_HYPERPARAMETERS, TIMNetBinaryClassifier, TIMNetClassifier
+from ._data import ArrayBatchLoader, SubjectBatchLoader
 from ._functional import causal_conv_bn_relu, causal_conv_bn_relu_reference
 from ._fusion import FusionClassifier, FusionTIMNet
 from ._stacked import StackedTIMNet, fit_stacked, stacking_unsupported_reason
@@ -22,6 +23,7 @@ from ._timnet import TemporalAwareBlock, TIMNet
 __all__ = [
     "LR_SCHEDULES",
     "PAPER_HYPERPARAMETERS",
+    "ArrayBatchLoader",
     "FusionClassifier",
     "FusionTIMNet",
     "GroupedValidSplit",
@@ -29,6 +31,7 @@ __all__ = [
     "PreciseBatchNorm",
     "RestoreBestCheckpoint",
     "StackedTIMNet",
+    "SubjectBatchLoader",
     "TIMNet",
     "TIMNetBinaryClassifier",
     "TIMNetClassifier",

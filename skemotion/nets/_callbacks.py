@@ -203,8 +203,10 @@ class LearningRateSchedule(Callback):
     def on_train_begin(self, net: Any, X: Any = None, y: Any = None, **kwargs: Any) -> None:
         lr_factor(self.schedule, 0, 1)  # an unknown name fails here, before training
         self.base_lrs_ = [group["lr"] for group in net.optimizer_.param_groups]
-        n_clips = len(net.get_dataset(X, y)) if X is not None else 0
-        self.total_steps_ = net.max_epochs * _batches_per_epoch(net, n_clips)
+        n_batches = 0
+        if X is not None:
+            n_batches = len(net.get_iterator(net.get_dataset(X, y), training=True))
+        self.total_steps_ = net.max_epochs * n_batches
         self.step_ = 0
 
     def on_batch_begin(self, net: Any, training: bool = False, **kwargs: Any) -> None:
@@ -214,12 +216,3 @@ class LearningRateSchedule(Callback):
         for group, base in zip(net.optimizer_.param_groups, self.base_lrs_, strict=True):
             group["lr"] = base * factor
         self.step_ += 1
-
-
-def _batches_per_epoch(net: Any, n_clips: int) -> int:
-    params = net.get_params_for("iterator_train")
-    batch_size = params.get("batch_size", net.batch_size)
-    if batch_size == -1:
-        return 1
-    full, rest = divmod(n_clips, batch_size)
-    return full + bool(rest and not params.get("drop_last", False))

@@ -25,7 +25,7 @@ from ._callbacks import (
     LearningRateSchedule,
     RestoreBestCheckpoint,
 )
-from ._data import ArrayBatchLoader
+from ._data import ArrayBatchLoader, SubjectBatchLoader
 from ._timnet import TIMNet
 
 __all__ = [
@@ -124,6 +124,13 @@ class TIMNetClassifier(NeuralNetClassifier):
         ``lr`` to 0 (see :data:`~skemotion.nets.LR_SCHEDULES`); both reach a given
         training loss in fewer epochs and change the numbers, so they are an opt-in
         (``from_paper(..., preset="onecycle")``), never the reproduction's default.
+    batching : {"mixed", "subject"}, default="mixed"
+        What a training batch holds. ``"mixed"`` (the paper's): clips drawn at random
+        from all subjects. ``"subject"``: the clips of one subject only
+        (:class:`~skemotion.nets.SubjectBatchLoader`; needs ``fit(X, y, groups=subjects)``),
+        so batch normalisation trains on per-subject statistics, the ones a network
+        calibrated per subject (:class:`~skemotion.compose.SubjectAdaptiveClassifier`)
+        predicts with. It changes the numbers; it is meant for calibrated use.
     random_state : int or None, default=None
         Seeds weight initialisation, shuffling and dropout; the caller's global torch
         random state is left untouched.
@@ -173,6 +180,7 @@ class TIMNetClassifier(NeuralNetClassifier):
         checkpoint_monitor: str | None = "train_loss",
         batchnorm_statistics: str = "precise",
         lr_schedule: str | None = None,
+        batching: str = "mixed",
         random_state: int | None = None,
         device: str = "cpu",
         verbose: int = 0,
@@ -196,6 +204,7 @@ class TIMNetClassifier(NeuralNetClassifier):
         self.checkpoint_monitor = checkpoint_monitor
         self.batchnorm_statistics = batchnorm_statistics
         self.lr_schedule = lr_schedule
+        self.batching = batching
         self.random_state = random_state
 
     @classmethod
@@ -280,6 +289,19 @@ class TIMNetClassifier(NeuralNetClassifier):
         super().check_data(X, y)
         self.classes_inferred_ = classes
 
+    def get_iterator(self, dataset: Any, training: bool = False) -> Any:
+        if not (training and self.batching == "subject"):
+            return super().get_iterator(dataset, training=training)
+        if getattr(self, "_split_groups_", None) is None:
+            raise ValueError(
+                "batching='subject' needs the subject of every clip: fit(X, y, groups=subjects)."
+            )
+        kwargs = self.get_params_for("iterator_train")
+        kwargs.setdefault("batch_size", self.batch_size)
+        if kwargs["batch_size"] == -1:
+            kwargs["batch_size"] = len(dataset)
+        return SubjectBatchLoader(dataset, groups=self._split_groups_, **kwargs)
+
     def get_split_datasets(self, X: Any, y: Any = None, **fit_params: Any) -> Any:
         if self.train_split is None:
             return super().get_split_datasets(X, y, **fit_params)
@@ -353,6 +375,12 @@ class TIMNetClassifier(NeuralNetClassifier):
             raise ValueError(
                 "batchnorm_statistics must be 'precise' or 'running', got "
                 f"{self.batchnorm_statistics!r}."
+            )
+        if self.batching not in ("mixed", "subject"):
+            raise ValueError(f"batching must be 'mixed' or 'subject', got {self.batching!r}.")
+        if self.batching == "subject" and groups is None:
+            raise ValueError(
+                "batching='subject' needs the subject of every clip: fit(X, y, groups=subjects)."
             )
         if self.lr_schedule is not None and self.lr_schedule not in LR_SCHEDULES:
             raise ValueError(

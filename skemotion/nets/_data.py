@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch.utils.data import Subset
 
-__all__ = ["ArrayBatchLoader"]
+__all__ = ["ArrayBatchLoader", "SubjectBatchLoader"]
 
 
 def _arrays_and_indices(dataset: Any) -> tuple[Any, Any, np.ndarray]:
@@ -85,6 +85,82 @@ class ArrayBatchLoader:
             batch = order[start : start + self.batch_size]
             if self.drop_last and len(batch) < self.batch_size:
                 break
+            Xb = _take(self._X, batch)
+            yb = _take(self._y, batch) if self._y is not None else torch.zeros(len(batch))
+            yield Xb, yb
+
+
+def _n_rows(data: Any) -> int:
+    if isinstance(data, dict):
+        return len(next(iter(data.values())))
+    return len(data)
+
+
+class SubjectBatchLoader(ArrayBatchLoader):
+    """Training batches that each hold the clips of one subject only.
+
+    A batch-norm layer trained on such batches normalises every subject by that subject's
+    own statistics, which is what per-subject calibration
+    (:class:`~skemotion.compose.SubjectAdaptiveClassifier`, AdaBN) does at prediction time:
+    the network learns on features of the same kind it is calibrated with. Each subject's
+    clips are split into ``ceil(n / batch_size)`` batches of near-equal size (60 clips at
+    ``batch_size=64`` make one batch of 60, at 32 two of 30), so no batch is a remnant of
+    a few clips; with ``shuffle`` the clips are dealt into batches at random every epoch
+    and the batches come in random order.
+
+    ``TIMNetClassifier(batching="subject")`` builds it with the ``groups`` passed to ``fit``.
+
+    Parameters
+    ----------
+    dataset : skorch.dataset.Dataset or torch Subset of one
+    groups : array-like of shape (n_rows,)
+        Subject of every row of the underlying arrays (before any subset).
+    batch_size : int, default=64
+    shuffle : bool, default=False
+    drop_last : bool, default=False
+        Accepted for the loader interface; the even split leaves no short batch to drop.
+    generator : torch.Generator or None, default=None
+    **kwargs
+        Other DataLoader options, ignored.
+    """
+
+    def __init__(
+        self,
+        dataset: Any,
+        groups: Any,
+        batch_size: int = 64,
+        shuffle: bool = False,
+        drop_last: bool = False,
+        generator: torch.Generator | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(dataset, batch_size, shuffle, drop_last, generator, **kwargs)
+        groups = np.asarray(groups)
+        if groups.ndim != 1 or len(groups) != _n_rows(self._X):
+            raise ValueError(
+                f"groups must give the subject of each of the {_n_rows(self._X)} rows, got "
+                f"shape {groups.shape}."
+            )
+        _, self._subject_codes = np.unique(groups[self._indices], return_inverse=True)
+
+    def _members(self) -> list[np.ndarray]:
+        return [
+            self._indices[self._subject_codes == code]
+            for code in range(self._subject_codes.max(initial=-1) + 1)
+        ]
+
+    def __len__(self) -> int:
+        return sum(-(-len(rows) // self.batch_size) for rows in self._members())
+
+    def __iter__(self) -> Iterator[tuple[Any, Any]]:
+        batches: list[np.ndarray] = []
+        for rows in self._members():
+            if self.shuffle:
+                rows = rows[torch.randperm(len(rows), generator=self.generator).numpy()]
+            batches.extend(np.array_split(rows, -(-len(rows) // self.batch_size)))
+        if self.shuffle:
+            batches = [batches[i] for i in torch.randperm(len(batches), generator=self.generator)]
+        for batch in batches:
             Xb = _take(self._X, batch)
             yb = _take(self._y, batch) if self._y is not None else torch.zeros(len(batch))
             yield Xb, yb

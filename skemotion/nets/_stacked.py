@@ -457,6 +457,7 @@ def stacking_unsupported_reason(estimator: Any) -> str | None:
         (estimator.criterion is nn.CrossEntropyLoss, "its criterion is not CrossEntropyLoss"),
         (estimator.optimizer is torch.optim.Adam, "its optimizer is not Adam"),
         (estimator.iterator_train is ArrayBatchLoader, "its training iterator is not the default"),
+        (estimator.batching == "mixed", "its batches hold one subject each"),
         (estimator.train_split is None, "it has an internal validation split"),
         (not estimator.warm_start, "it warm-starts"),
         (not estimator.callbacks, "it has user callbacks"),
