@@ -275,6 +275,7 @@ EXAMPLES: dict[str, dict[str, list[Any]]] = {
         "checkpoint_monitor": ["valid_loss", None],
         "batchnorm_statistics": ["running"],
         "lr_schedule": ["onecycle", "cosine", None],
+        "batching": ["subject"],
         "random_state": [7, None],
         "device": ["cpu"],
         "verbose": [1],

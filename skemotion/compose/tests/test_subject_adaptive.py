@@ -131,3 +131,12 @@ def test_reports_are_transductive_and_it_searches_and_clones() -> None:
     linear = Pipeline([("flat", flat), ("linear", LogisticRegression())])
     with pytest.raises(TypeError, match="ends in a LogisticRegression"):
         SubjectAdaptiveClassifier(linear).fit(table, y)
+
+
+def test_a_network_trained_on_subject_batches_gets_the_subjects_as_groups() -> None:
+    table, y = _table()
+    model = _model().set_params(timnet__batching="subject")
+    adaptive = SubjectAdaptiveClassifier(model).fit(table, y)
+    assert adaptive.predict(table).shape == (len(y),)
+    with pytest.raises(ValueError, match="groups=subjects"):
+        clone(model).fit(table, y)
