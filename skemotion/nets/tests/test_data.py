@@ -59,7 +59,7 @@ def test_subject_batches_are_reshuffled_every_epoch_and_seeded() -> None:
 
 def test_subject_batches_of_a_subset_index_the_underlying_groups() -> None:
     groups = np.repeat([0, 1, 2, 3, 4], 10)
-    subset = Subset(_dataset(), np.arange(10, 50))
+    subset = Subset(_dataset(), list(range(10, 50)))
     loader = SubjectBatchLoader(subset, groups=groups, batch_size=64)
     batches = [_rows(batch) for batch in loader]
     assert [sorted(set(groups[rows])) for rows in batches] == [[1], [2], [3], [4]]
