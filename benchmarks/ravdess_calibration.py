@@ -28,7 +28,9 @@ Usage::
         --batching subject --seeds 0
 
 ``--batching subject`` trains each network on batches that hold one actor each
-(:class:`~skemotion.nets.SubjectBatchLoader`), the statistics it is calibrated with.
+(:class:`~skemotion.nets.SubjectBatchLoader`), the statistics it is calibrated with;
+``--set NAME=VALUE`` sets any other :class:`~skemotion.nets.TIMNetClassifier` parameter
+(``--set mixup_alpha=0.2 --set time_masks=2`` for augmentation).
 
 It prints a markdown summary (mean ± spread over seeds of the five-fold mean accuracy),
 writes ``summary.md``, ``summary.json``, the enrollment curve ``enrollment_curve.png`` and the
@@ -38,6 +40,7 @@ confusion matrices and per-emotion F1 of the standard and calibrated models.
 from __future__ import annotations
 
 import argparse
+import ast
 import copy
 import hashlib
 import json
@@ -85,7 +88,7 @@ def _check_provenance(args: argparse.Namespace, corpus: Any) -> None:
         "clips": hashlib.sha256(json.dumps(sizes).encode()).hexdigest(),
         "au_means": hashlib.sha256(args.au_means.read_bytes()).hexdigest(),
         "epochs": args.epochs,
-        "batching": args.batching,
+        "network": _network_params(args),
     }
     record = args.output / "provenance.json"
     if record.exists() and json.loads(record.read_text()) != current:
@@ -94,6 +97,18 @@ def _check_provenance(args: argparse.Namespace, corpus: Any) -> None:
             "choose another --output."
         )
     record.write_text(json.dumps(current, indent=1))
+
+
+def _network_params(args: argparse.Namespace) -> dict[str, Any]:
+    """TIMNetClassifier parameters beyond the paper's: ``--batching`` and every ``--set``."""
+    params: dict[str, Any] = {"batching": args.batching}
+    for assignment in args.set:
+        name, _, value = assignment.partition("=")
+        try:
+            params[name] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            raise SystemExit(f"--set {assignment}: the value must be a Python literal.") from None
+    return params
 
 
 def _enrollment_rows(
@@ -122,7 +137,7 @@ def _speech_fold(
     test: np.ndarray,
     seed: int,
     epochs: int,
-    batching: str,
+    network_params: dict[str, Any],
 ) -> dict[str, Any]:
     """Train one network, then predict the test actors under every enrollment setting."""
     import torch
@@ -135,7 +150,7 @@ def _speech_fold(
     torch.set_num_threads(1)
     start = time.perf_counter()
     network = TIMNetClassifier.from_paper(
-        "lms", max_epochs=epochs, batching=batching, random_state=seed
+        "lms", max_epochs=epochs, random_state=seed, **network_params
     )
     model = SubjectAdaptiveClassifier(make_pipeline(TemporalStandardScaler(), network))
     model.fit(X[train], y[train], subjects=groups[train])
@@ -433,6 +448,13 @@ def main() -> None:
         choices=["mixed", "subject"],
         default="mixed",
         help="training batches: random clips (the paper's) or one actor each",
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="another TIMNetClassifier parameter, e.g. --set mixup_alpha=0.2 --set time_masks=2",
     )
     parser.add_argument("--n-jobs", type=int, default=2)
     parser.add_argument("--summary-only", action="store_true")
