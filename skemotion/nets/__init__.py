@@ -1,6 +1,5 @@
 """Networks: TIM-Net as a torch module and as skorch / scikit-learn classifiers."""
 
-from ._augment import mask_sequences, mixup
 from ._batchnorm import (
     PreciseBatchNorm,
     batchnorm_statistics,
@@ -42,8 +41,6 @@ __all__ = [
     "causal_conv_bn_relu_reference",
     "fit_stacked",
     "lr_factor",
-    "mask_sequences",
-    "mixup",
     "recompute_batchnorm_statistics",
     "stacking_unsupported_reason",
     "using_batchnorm_statistics",

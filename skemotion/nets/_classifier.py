@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -16,11 +15,9 @@ from sklearn.utils.multiclass import check_classification_targets, type_of_targe
 from sklearn.utils.validation import check_is_fitted
 from skorch import NeuralNetClassifier
 from skorch.callbacks import EpochScoring
-from skorch.dataset import unpack_data
 from torch import nn
 from torch.utils.data import Dataset
 
-from ._augment import mask_sequences, mixup
 from ._batchnorm import PreciseBatchNorm
 from ._callbacks import (
     LR_SCHEDULES,
@@ -134,17 +131,6 @@ class TIMNetClassifier(NeuralNetClassifier):
         so batch normalisation trains on per-subject statistics, the ones a network
         calibrated per subject (:class:`~skemotion.compose.SubjectAdaptiveClassifier`)
         predicts with. It changes the numbers; it is meant for calibrated use.
-    time_masks, feature_masks : int, default=0
-        Training-time masking (SpecAugment's, :func:`~skemotion.nets.mask_sequences`):
-        spans of frames and of features zeroed in every training clip, drawn anew at
-        every step. 0 (the paper's setting) masks nothing.
-    time_mask_width, feature_mask_width : int, default=8, 3
-        Largest width of a span (frames, features).
-    mixup_alpha : float, default=0.0
-        Training-time mixup (:func:`~skemotion.nets.mixup`): every clip blended with
-        another of its batch by a weight drawn from ``Beta(mixup_alpha, mixup_alpha)``,
-        the loss blended alike. 0 (the paper's setting) blends nothing. Masking and
-        mixup change the numbers; prediction is unaffected.
     random_state : int or None, default=None
         Seeds weight initialisation, shuffling and dropout; the caller's global torch
         random state is left untouched.
@@ -195,11 +181,6 @@ class TIMNetClassifier(NeuralNetClassifier):
         batchnorm_statistics: str = "precise",
         lr_schedule: str | None = None,
         batching: str = "mixed",
-        time_masks: int = 0,
-        time_mask_width: int = 8,
-        feature_masks: int = 0,
-        feature_mask_width: int = 3,
-        mixup_alpha: float = 0.0,
         random_state: int | None = None,
         device: str = "cpu",
         verbose: int = 0,
@@ -224,11 +205,6 @@ class TIMNetClassifier(NeuralNetClassifier):
         self.batchnorm_statistics = batchnorm_statistics
         self.lr_schedule = lr_schedule
         self.batching = batching
-        self.time_masks = time_masks
-        self.time_mask_width = time_mask_width
-        self.feature_masks = feature_masks
-        self.feature_mask_width = feature_mask_width
-        self.mixup_alpha = mixup_alpha
         self.random_state = random_state
 
     @classmethod
@@ -326,35 +302,6 @@ class TIMNetClassifier(NeuralNetClassifier):
             kwargs["batch_size"] = len(dataset)
         return SubjectBatchLoader(dataset, groups=self._split_groups_, **kwargs)
 
-    def train_step_single(self, batch: Any, **fit_params: Any) -> dict[str, Any]:
-        masking = self.time_masks > 0 or self.feature_masks > 0
-        if not masking and self.mixup_alpha == 0:
-            return super().train_step_single(batch, **fit_params)
-        self._set_training(True)
-        Xi, yi = unpack_data(batch)
-        if masking:
-            Xi = _map_arrays(
-                Xi,
-                lambda values: mask_sequences(
-                    values,
-                    time_masks=self.time_masks,
-                    time_mask_width=self.time_mask_width,
-                    feature_masks=self.feature_masks,
-                    feature_mask_width=self.feature_mask_width,
-                ),
-            )
-        if self.mixup_alpha == 0:
-            y_pred = self.infer(Xi, **fit_params)
-            loss = self.get_loss(y_pred, yi, X=Xi, training=True)
-        else:
-            Xi, partner, lam = mixup(Xi, alpha=self.mixup_alpha)
-            y_pred = self.infer(Xi, **fit_params)
-            loss = lam * self.get_loss(y_pred, yi, X=Xi, training=True) + (1 - lam) * self.get_loss(
-                y_pred, yi[partner], X=Xi, training=True
-            )
-        loss.backward()
-        return {"loss": loss, "y_pred": y_pred}
-
     def get_split_datasets(self, X: Any, y: Any = None, **fit_params: Any) -> Any:
         if self.train_split is None:
             return super().get_split_datasets(X, y, **fit_params)
@@ -429,12 +376,6 @@ class TIMNetClassifier(NeuralNetClassifier):
                 "batchnorm_statistics must be 'precise' or 'running', got "
                 f"{self.batchnorm_statistics!r}."
             )
-        for name in ("time_masks", "time_mask_width", "feature_masks", "feature_mask_width"):
-            value = getattr(self, name)
-            if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 0:
-                raise ValueError(f"{name} must be an int >= 0, got {value!r}.")
-        if not isinstance(self.mixup_alpha, numbers.Real) or not self.mixup_alpha >= 0:
-            raise ValueError(f"mixup_alpha must be a float >= 0, got {self.mixup_alpha!r}.")
         if self.batching not in ("mixed", "subject"):
             raise ValueError(f"batching must be 'mixed' or 'subject', got {self.batching!r}.")
         if self.batching == "subject" and groups is None:
@@ -618,13 +559,6 @@ class TIMNetBinaryClassifier(TIMNetClassifier):
         if tags.classifier_tags is not None:
             tags.classifier_tags.multi_class = False
         return tags
-
-
-def _map_arrays(X: Any, function: Any) -> Any:
-    """``function`` applied to a tensor, or to every tensor of a dict of modalities."""
-    if isinstance(X, Mapping):
-        return type(X)(**{key: function(value) for key, value in X.items()})
-    return function(X)
 
 
 def _decoded_accuracy(net: TIMNetClassifier, X: Any, y: Any) -> float:

@@ -458,10 +458,6 @@ def stacking_unsupported_reason(estimator: Any) -> str | None:
         (estimator.optimizer is torch.optim.Adam, "its optimizer is not Adam"),
         (estimator.iterator_train is ArrayBatchLoader, "its training iterator is not the default"),
         (estimator.batching == "mixed", "its batches hold one subject each"),
-        (
-            estimator.time_masks == estimator.feature_masks == 0 and estimator.mixup_alpha == 0,
-            "it augments its training batches",
-        ),
         (estimator.train_split is None, "it has an internal validation split"),
         (not estimator.warm_start, "it warm-starts"),
         (not estimator.callbacks, "it has user callbacks"),
