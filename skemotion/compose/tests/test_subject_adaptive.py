@@ -138,5 +138,9 @@ def test_a_network_trained_on_subject_batches_gets_the_subjects_as_groups() -> N
     model = _model().set_params(timnet__batching="subject")
     adaptive = SubjectAdaptiveClassifier(model).fit(table, y)
     assert adaptive.predict(table).shape == (len(y),)
+    report = evaluate_actor_cv(
+        SubjectAdaptiveClassifier(model), table, y, table.actor.to_numpy(), cv=GroupKFold(3)
+    )
+    assert report.protocol["protocol"] == "transductive" and report.mean_accuracy > 0
     with pytest.raises(ValueError, match="groups=subjects"):
         clone(model).fit(table, y)
