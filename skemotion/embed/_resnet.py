@@ -12,12 +12,13 @@ from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
 from ..face import FaceRegions
+from ..utils._io import file_digest
+from ..utils._tables import clip_table_column
 from ._cache import (
     check_device,
     clip_stem,
     entry_path,
     eval_mode,
-    file_digest,
     placed,
     read_entry,
     resolve_cache_dir,
@@ -203,12 +204,7 @@ class ResNetEmbedder(  # type: ignore[call-arg]
                 f"X must be a collection of clips, got the single path {X!r}; wrap it in a list."
             )
         if isinstance(X, pd.DataFrame):
-            if self.path_column not in X.columns:
-                raise TypeError(
-                    f"ResNetEmbedder reads videos or FaceRegions patches; the DataFrame has "
-                    f"no column {self.path_column!r} with video paths."
-                )
-            X = X[self.path_column].tolist()
+            X = clip_table_column(X, self.path_column, holds="video paths")
         elif isinstance(X, pd.Series):
             X = X.tolist()
         if isinstance(X, np.ndarray) and X.dtype.kind == "f":

@@ -19,6 +19,7 @@ from sklearn.pipeline import Pipeline
 
 from .. import EMOTIONS, __version__
 from ..exceptions import StaleResultsError
+from ..utils._io import atomic_write, file_digest
 from ._evaluate import ActorCVReport, evaluate_actor_cv
 from ._split import PAPER_ACTOR_FOLDS, ExcludeFromTest, RavdessActorFolds
 
@@ -260,15 +261,12 @@ def _files_digest(paths: Iterable[str | os.PathLike[str]], root: Path | None = N
 
     Names are the base names, or the paths relative to ``root`` when given.
     """
-    # The landmark cache's streaming digest; imported here, as the face path is elsewhere.
-    from ..face._landmarks import _file_digest
-
     entries = []
     for path in paths:
         if not os.path.isfile(path):
             raise FileNotFoundError(f"{path}: no such file, cannot fingerprint the data")
         name = Path(path).relative_to(root).as_posix() if root else Path(path).name
-        entries.append((name, os.path.getsize(path), _file_digest(os.fspath(path))))
+        entries.append((name, os.path.getsize(path), file_digest(path)))
     entries.sort()
     return {
         "n_files": len(entries),
@@ -586,10 +584,9 @@ def _run_cells(
                 record = _fit_cell(cell, store, corpus, groups, cv, settings, score, cell_dir, log)
                 record["fingerprint"] = fingerprint
                 record["provenance"] = provenance
-                cell_dir.mkdir(parents=True, exist_ok=True)
-                tmp = record_path.with_suffix(".tmp")
-                tmp.write_text(json.dumps(record, indent=2))
-                tmp.replace(record_path)  # a killed run never leaves a half-written record
+                # A killed run never leaves a half-written record.
+                with atomic_write(record_path) as stream:
+                    stream.write(json.dumps(record, indent=2).encode())
         rows.append(
             {
                 "row": cell.row,
