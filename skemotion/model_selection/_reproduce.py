@@ -7,7 +7,7 @@ import json
 import math
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -185,7 +185,6 @@ class ReproduceSettings:
     exclude_reference_clips: bool = False
     n_jobs: int | None = None
     verbose: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def provenance(self, corpus: pd.DataFrame) -> dict[str, Any]:
         """Everything a cell's result depends on: code, settings and the data's content.
@@ -214,6 +213,8 @@ class ReproduceSettings:
             A clip of ``corpus`` does not exist (the message names it).
         """
         settings = {k: v for k, v in self.__dict__.items() if k not in ("n_jobs", "verbose")}
+        # A removed field, never set: kept in the hash so that stored cells stay reusable.
+        settings["extra"] = {}
         columns = sorted(c for c in corpus.columns if str(c).endswith("path"))
         clips = [p for c in columns for p in corpus[c] if isinstance(p, str | os.PathLike)]
         data = {"clips": _files_digest(clips)}
@@ -250,6 +251,44 @@ class ReproduceSettings:
             16 hexadecimal digits.
         """
         return _hash(self.provenance(corpus))
+
+    def extractor(self, feature: str) -> tuple[Any, Any]:
+        """The transformer a table run extracts ``feature`` with, and the column(s) it reads.
+
+        Parameters
+        ----------
+        feature : str
+            A feature of the tables: ``"lms"``, ``"wav2vec2"``, ``"kpd"``, ``"eyes_kpd"``,
+            ``"au"``, ``"head_pose"``, ``"face_resnet"``, ``"eyes_resnet"`` or
+            ``"mouth_resnet"``.
+
+        Returns
+        -------
+        transformer : transformer
+            Stateless: ``transform`` needs no ``fit``.
+        column : str or list of str
+            The column(s) of the corpus (:func:`reproduce_table2`) it reads.
+        """
+        return _extractor(feature, self)
+
+    def model(self, features: Sequence[str], task: str = "multiclass") -> Pipeline:
+        """The unfitted model a table cell of ``features`` trains on their features.
+
+        Parameters
+        ----------
+        features : sequence of str
+            One feature (a TIM-Net classifier) or several (a ``FusionClassifier`` over a
+            ``ModalityUnion`` keyed by feature name), as for :meth:`extractor`.
+        task : {"multiclass", "binary"}, default="multiclass"
+            Table 2's eight emotions, or Table 1's one emotion against the rest.
+
+        Returns
+        -------
+        model : Pipeline
+            With the paper's hyperparameters for these features and this task, and these
+            settings' epochs, network size and seed.
+        """
+        return _model(features, task, self)
 
 
 def _hash(provenance: dict[str, Any]) -> str:
