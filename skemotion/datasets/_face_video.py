@@ -58,7 +58,6 @@ _TEMPLATE_LANDMARKS: tuple[tuple[int, int], ...] = (
 
 # Head, hair and collar of the portrait; the face box is about x 179-266, y 83-170.
 _CROP = (100, 0, 350, 270)  # x0, y0, x1, y1 in the 512 x 512 image
-_TEMPLATE_FACE_HEIGHT = 91.0  # brow to chin, pixels of the portrait
 
 # Left-right partner of each landmark (iBUG 68-point scheme), to mirror the blobs.
 _MIRROR = (

@@ -176,7 +176,7 @@ class ResNetEmbedder(  # type: ignore[call-arg]
         self._validate_params()
         kind, data = self._parse(X)
         if kind == "patches":
-            return self._embed_patches(data, bar_total=len(data))
+            return self._embed_patches(data)
         return self._embed_paths(data)
 
     def __sklearn_tags__(self) -> Any:
@@ -227,7 +227,7 @@ class ResNetEmbedder(  # type: ignore[call-arg]
             raise ValueError("X holds no clips (0 samples); at least 1 is required.")
         return "paths", [os.fspath(i) for i in items]
 
-    def _embed_patches(self, patches: np.ndarray, *, bar_total: int | None = None) -> np.ndarray:
+    def _embed_patches(self, patches: np.ndarray) -> np.ndarray:
         n_clips, n_frames = patches.shape[:2]
         n_views = patches.shape[2] if patches.ndim == 6 else 1
         images = patches.reshape(n_clips * n_frames * n_views, *patches.shape[-3:])
