@@ -558,6 +558,19 @@ def _save(ax: Axes, path: str | Path | None) -> None:
 
 
 def default_actor_cv(actors: set[Any]) -> Any:
+    """The splitter :func:`evaluate_actor_cv` uses when given ``cv=None``.
+
+    Parameters
+    ----------
+    actors : set
+        The actors (groups) of the clips.
+
+    Returns
+    -------
+    cv : RavdessActorFolds or GroupKFold
+        The paper's five folds when every fold has test actors among ``actors`` and
+        none of them is outside the folds; else ``GroupKFold`` with up to five folds.
+    """
     folds = [set(fold) for fold in PAPER_ACTOR_FOLDS]
     # The paper's folds only make sense when each one has test actors and no actor is left out.
     if actors <= set().union(*folds) and all(actors & fold for fold in folds):
