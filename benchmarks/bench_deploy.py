@@ -52,6 +52,7 @@ import tempfile
 import time
 import warnings
 from collections.abc import Callable
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +63,12 @@ import torch
 import skemotion
 from skemotion.audio import LogMelSpectrogram
 from skemotion.compose import make_fusion_pipeline
-from skemotion.datasets import RavdessName, parse_ravdess_name
+from skemotion.datasets import (
+    RavdessName,
+    parse_ravdess_name,
+    synthesize_face_video,
+    synthesize_speech,
+)
 from skemotion.deploy import export_onnx, export_torchscript
 from skemotion.face import FaceLandmarks, KeyPointDistances
 
@@ -92,28 +98,41 @@ def idlest_cpu(allowed: set[int], *, interval: float = 0.5) -> int:
 
 
 def write_recordings(root: Path, seed: int = 0) -> tuple[Path, Path, Path]:
-    """The clip's wav and mp4 and its neutral calibration mp4, as make_ravdess_like writes them."""
-    # make_ravdess_like has no clip subset (one actor is 60 recordings, minutes of video
-    # synthesis on a busy machine); its per-recording writer makes the two needed here.
-    from skemotion.datasets._synthetic import _write_clip
+    """The clip's wav and mp4 and its neutral calibration mp4, as make_ravdess_like writes them.
+
+    make_ravdess_like has no clip subset (one actor is 60 recordings, minutes of video
+    synthesis on a busy machine): the two recordings needed here are synthesized alone,
+    the same sound and frames, encoded as it encodes them (16-bit PCM; H.264, yuv420p).
+    """
+    import av
+    import soundfile as sf
 
     clip = parse_ravdess_name(CLIP)
     neutral = dataclasses.replace(clip, emotion="neutral", intensity="normal")
-    for name in (clip, neutral):
-        _write_clip(
-            name,
-            root=root,
-            sr=48_000,
-            duration_range=(2.9, 5.2),
-            noise_level=0.003,
-            seed=seed,
-            video_size=(640, 360),
-        )
     folder = root / "Actor_01"
+    folder.mkdir(parents=True, exist_ok=True)
+    durations = (2.9, 5.2)
 
     def video(name: RavdessName) -> Path:
         return folder / dataclasses.replace(name, modality="video-only").to_name(".mp4")
 
+    for name in (clip, neutral):
+        y = synthesize_speech(
+            name, sr=48_000, duration_range=durations, noise_level=0.003, random_state=seed
+        )
+        pcm = np.round(y * 32767).astype(np.int16)
+        sf.write(folder / name.to_name(".wav"), pcm, 48_000, subtype="PCM_16", format="WAV")
+        frames, fps = synthesize_face_video(
+            name, frame_size=(640, 360), duration_range=durations, random_state=seed
+        )
+        with av.open(str(video(name)), "w", format="mp4") as container:
+            stream = container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
+            stream.height, stream.width = frames.shape[1:3]
+            stream.pix_fmt = "yuv420p"
+            stream.options = {"preset": "ultrafast", "crf": "23"}
+            for frame in frames:
+                container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+            container.mux(stream.encode(None))
     return folder / clip.to_name(".wav"), video(clip), video(neutral)
 
 

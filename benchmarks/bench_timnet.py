@@ -35,8 +35,7 @@ import torch
 import torch.nn.functional as F
 
 from skemotion.audio import center_crop, log_mel_spectrogram
-from skemotion.nets import StackedTIMNet, TIMNet, _cpu_kernels
-from skemotion.nets._stacked import _StackedAdam
+from skemotion.nets import StackedAdam, StackedTIMNet, TIMNet
 
 BATCH = 64
 
@@ -91,7 +90,7 @@ def _stacked_step(
     generator = torch.Generator().manual_seed(0)
     x = torch.randn(members, BATCH, 88, 24, generator=generator)
     y = torch.randint(0, 8, (members, BATCH), generator=generator)
-    optimizer = _StackedAdam(
+    optimizer = StackedAdam(
         list(net.parameters()), lr=[1e-3] * members, betas=(0.93, 0.98), eps=1e-8, weight_decay=0
     )
     active = np.ones(members, dtype=bool)
@@ -113,12 +112,16 @@ def _kernels_enabled(enabled: bool) -> Iterator[None]:
     if enabled:
         yield
         return
-    original = _cpu_kernels.compiled_kernels
-    _cpu_kernels.compiled_kernels = lambda: None  # type: ignore[assignment]
+    # The documented switch, read on every use of the kernels.
+    original = os.environ.get("SKEMOTION_CPU_KERNELS")
+    os.environ["SKEMOTION_CPU_KERNELS"] = "0"
     try:
         yield
     finally:
-        _cpu_kernels.compiled_kernels = original  # type: ignore[assignment]
+        if original is None:
+            del os.environ["SKEMOTION_CPU_KERNELS"]
+        else:
+            os.environ["SKEMOTION_CPU_KERNELS"] = original
 
 
 def lever_throughputs(

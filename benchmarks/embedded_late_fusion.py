@@ -43,7 +43,6 @@ from skemotion.model_selection import (
     ReproduceSettings,
     evaluate_actor_cv,
 )
-from skemotion.model_selection._reproduce import _extractor, _model
 
 CELLS = {
     "speech alone (LMS)": "none__lms",
@@ -84,11 +83,11 @@ def main() -> None:
         raise SystemExit(f"{args.table2}/corpus is not in the clip order of its cells")
     features = {}
     for name in ("lms", "kpd"):
-        transformer, column = _extractor(name, settings)
+        transformer, column = settings.extractor(name)
         features[name] = np.asarray(transformer.transform(corpus[column]), dtype=np.float32)
 
     late = LateFusionClassifier(
-        [(name, _model((name,), "multiclass", settings)) for name in ("lms", "kpd")],
+        [(name, settings.model((name,))) for name in ("lms", "kpd")],
         fusion="stacking",
         cv=args.inner_cv,
     )

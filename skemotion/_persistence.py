@@ -16,7 +16,6 @@ import hashlib
 import inspect
 import os
 import pathlib
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any, cast
@@ -30,6 +29,8 @@ from sklearn.preprocessing import StandardScaler
 
 from . import __version__
 from .exceptions import NotASkemotionModelError
+from .utils._io import atomic_write
+from .utils._optional import import_optional
 
 __all__ = ["load_model", "save_model"]
 
@@ -145,9 +146,9 @@ def _qualname(cls: type) -> str:
 
 def _pretrained_classes() -> dict[str, type]:
     """transformers backbones stored by configuration and weights (no code, no pickle)."""
-    from .embed._hub import BACKBONE_KINDS, _import_transformers
+    from .embed._hub import BACKBONE_KINDS
 
-    transformers = _import_transformers()
+    transformers = import_optional("transformers", extra="embed", needed_for="Pretrained embedders")
     classes = [getattr(transformers, name) for name, _ in BACKBONE_KINDS.values()]
     return {_qualname(cls): cls for cls in classes}
 
@@ -569,15 +570,8 @@ def save_model(model: Any, path: str | os.PathLike[str]) -> Path:
         "model": encoded,
         "sha256": _digest(encoded),
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            torch.save(payload, stream)
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+    with atomic_write(path) as stream:
+        torch.save(payload, stream)
     return path
 
 

@@ -500,10 +500,10 @@ def _evaluate(args: argparse.Namespace) -> int:
     if args.exclude_reference_clips:
         from .face import is_ravdess_neutral_reference
         from .model_selection import ExcludeFromTest
-        from .model_selection._evaluate import _default_actor_cv
+        from .model_selection._evaluate import default_actor_cv
 
         if cv is None:
-            cv = _default_actor_cv(set(data.groups.unique().tolist()))
+            cv = default_actor_cv(set(data.groups.unique().tolist()))
         cv = ExcludeFromTest(cv, is_ravdess_neutral_reference(data.frame["path"]))
 
     # Imported only now: torch takes seconds to load, input errors should not wait for it.

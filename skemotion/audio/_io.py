@@ -12,6 +12,8 @@ import numpy.typing as npt
 import soundfile as sf
 import soxr
 
+from ..utils._optional import import_optional
+
 __all__ = ["VIDEO_EXTENSIONS", "load_audio"]
 
 VIDEO_EXTENSIONS: frozenset[str] = frozenset({".mp4", ".m4a", ".mov", ".mkv", ".webm", ".avi"})
@@ -213,12 +215,12 @@ _AV_SHORTFALL = 4096
 
 
 def _read_av(file: Path) -> tuple[np.ndarray, int]:
-    try:
-        import av
-    except ImportError as exc:  # pragma: no cover - exercised only without PyAV
-        raise ImportError(
-            f"Reading audio from the video file '{file}' needs PyAV: pip install skemotion[video]"
-        ) from exc
+    av = import_optional(
+        "av",
+        extra="video",
+        needed_for=f"Reading audio from the video file '{file}'",
+        package="PyAV",
+    )
 
     try:
         container: Any = av.open(str(file))

@@ -12,7 +12,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from .._parallel import streaming_return_as
-from ._clips import _AudioClipInput
+from ..utils._clips import AudioClipInput
 from ._crop import PAD_MODES, center_crop
 from ._io import _read_centre_window, load_audio
 from ._spectral import log_mel_spectrogram
@@ -26,7 +26,7 @@ _CLIPS_PER_TASK = 16
 
 # A DataFrame cannot hold the 3D output: opt out of set_output's auto-wrapping.
 class LogMelSpectrogram(  # type: ignore[call-arg]
-    _AudioClipInput, TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
+    AudioClipInput, TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
 ):
     """Log-mel spectrogram of audio clips, as ``(n_clips, n_frames, n_mels)`` float32.
 

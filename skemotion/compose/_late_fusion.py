@@ -25,8 +25,8 @@ from sklearn.utils.validation import (
 from tqdm.auto import tqdm
 
 from .._parallel import streaming_return_as
-from ..model_selection import check_no_group_overlap, fuse_posteriors
-from ..model_selection._evaluate import _groups_fit_params
+from ..model_selection import fuse_posteriors
+from ..utils._groups import check_group_splits, groups_fit_params
 
 __all__ = ["LateFusionClassifier"]
 
@@ -109,7 +109,7 @@ def _fit_one(
     else:
         X_train, y_train = _safe_indexing(X, train), y[train]
         groups_train = None if groups is None else groups[train]
-    model.fit(X_train, y_train, **_groups_fit_params(model, groups_train))
+    model.fit(X_train, y_train, **groups_fit_params(model, groups_train))
     if test is None:
         return model, None
     proba = model.predict_proba(_safe_indexing(X, test))
@@ -449,24 +449,7 @@ class LateFusionClassifier(ClassifierMixin, _BaseComposition):
             cv = check_cv(self.cv, y, classifier=True)
         # Splitters only count the rows of X; the modalities may be 3-D or not arrays at all.
         rows = np.zeros((n_samples, 1))
-        splits = [
-            (np.asarray(train), np.asarray(test)) for train, test in cv.split(rows, y, groups)
-        ]
-        if not splits:
-            raise ValueError(f"The inner cross-validator {cv!r} produced no split.")
-        if groups is not None:
-            for fold, (train, test) in enumerate(splits):
-                try:
-                    check_no_group_overlap(groups[train], groups[test])
-                except ValueError as exc:
-                    raise ValueError(f"inner split {fold} of {cv!r}: {exc}") from exc
-        tested = np.sort(np.concatenate([test for _, test in splits]))
-        if not np.array_equal(tested, np.arange(n_samples)):
-            raise ValueError(
-                f"The test sets of the inner cross-validator {cv!r} must partition the rows "
-                "(each row tested exactly once) to give every row one out-of-fold posterior."
-            )
-        return splits
+        return check_group_splits(cv, rows, y, groups, expected=np.arange(n_samples), inner=True)
 
     # -- prediction ----------------------------------------------------------------------
 

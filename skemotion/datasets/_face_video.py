@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import importlib
 import math
 import os
 from collections.abc import Iterable, Iterator
 from fractions import Fraction
 from pathlib import Path
-from types import ModuleType
 from typing import BinaryIO
 
 import numpy as np
@@ -25,6 +23,7 @@ from numpy.typing import NDArray
 from scipy import signal
 
 from skemotion import EMOTIONS
+from skemotion.utils._optional import import_optional
 
 from ._profiles import STRONG_INTENSITY_GAIN, emotion_profile
 from ._ravdess import RavdessName, parse_ravdess_name
@@ -39,7 +38,6 @@ from ._synthetic import (
 
 __all__ = ["synthesize_face_video"]
 
-_FACE_EXTRA = 'pip install "skemotion[face]"'
 
 # The 68 iBUG landmarks of the face in ``skimage.data.astronaut()`` (512 x 512,
 # x then y, pixels), measured once with dlib 20.0 (frontal HOG detector, one
@@ -60,7 +58,6 @@ _TEMPLATE_LANDMARKS: tuple[tuple[int, int], ...] = (
 
 # Head, hair and collar of the portrait; the face box is about x 179-266, y 83-170.
 _CROP = (100, 0, 350, 270)  # x0, y0, x1, y1 in the 512 x 512 image
-_TEMPLATE_FACE_HEIGHT = 91.0  # brow to chin, pixels of the portrait
 
 # Left-right partner of each landmark (iBUG 68-point scheme), to mirror the blobs.
 _MIRROR = (
@@ -178,20 +175,11 @@ _VARIABLE_EMOTIONS = frozenset({"angry", "fearful", "surprised"})
 _VOWEL_OPENING = {"ih": 0.45, "ar": 1.0, "aw": 0.9, "ai": 1.0, "ax": 0.5, "or": 0.65}
 
 
-def _require(module: str) -> ModuleType:
-    try:
-        return importlib.import_module(module)
-    except ImportError as exc:
-        raise ImportError(
-            f"synthetic face videos need {module}; install the face extra: {_FACE_EXTRA}"
-        ) from exc
-
-
 @functools.lru_cache(maxsize=1)
 def _template() -> tuple[NDArray[np.uint8], NDArray[np.float32], NDArray[np.float64]]:
     """The portrait's head crop, its foreground alpha and its landmarks in the crop."""
-    _require("skimage")
-    cv2 = _require("cv2")
+    import_optional("skimage", extra="face", needed_for="Synthetic face videos")
+    cv2 = import_optional("cv2", extra="face", needed_for="Synthetic face videos")
     from skimage import data
 
     x0, y0, x1, y1 = _CROP
@@ -284,7 +272,7 @@ _COARSE_STEP = 4  # pixels between the displacement-field samples
 
 
 def _place_actor(traits: _FaceTraits, frame_size: tuple[int, int]) -> _Stage:
-    cv2 = _require("cv2")
+    cv2 = import_optional("cv2", extra="face", needed_for="Synthetic face videos")
     crop, alpha, landmarks = _template()
     width, height = frame_size
     unit = min(width / 640, height / 360)
@@ -478,7 +466,7 @@ def _render_frames(
     duration_range: tuple[float, float],
     seed: int,
 ) -> Iterator[NDArray[np.uint8]]:
-    cv2 = _require("cv2")
+    cv2 = import_optional("cv2", extra="face", needed_for="Synthetic face videos")
     # The audio's plan (its noise level does not change the timing).
     plan = _plan_clip(name, seed=seed, duration_range=duration_range, noise_level=0.0)
     traits, stage = _stage(name.actor, seed, frame_size)
@@ -627,11 +615,8 @@ def _write_mp4(
     ``path`` may be a file name or a binary file object. One encoder thread, so
     the bytes do not depend on the machine's core count.
     """
-    try:
-        import av
-    except ImportError as exc:
-        raise ImportError(f"writing mp4 videos needs PyAV; install: {_FACE_EXTRA}") from exc
-    cv2 = _require("cv2")
+    av = import_optional("av", extra="face", needed_for="Writing mp4 videos", package="PyAV")
+    cv2 = import_optional("cv2", extra="face", needed_for="Synthetic face videos")
 
     rate = Fraction(fps).limit_denominator(1001)
     count = 0
@@ -663,7 +648,7 @@ def _write_face_video(
     duration_range: tuple[float, float],
     seed: int,
 ) -> None:
-    cv2 = _require("cv2")
+    cv2 = import_optional("cv2", extra="face", needed_for="Synthetic face videos")
     # One clip is one job of a parallel corpus: OpenCV's own thread pool would
     # only fight the other jobs for the cores.
     threads = cv2.getNumThreads()

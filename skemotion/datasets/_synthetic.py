@@ -6,7 +6,6 @@ import dataclasses
 import functools
 import math
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from sklearn.utils import Bunch
 
 from skemotion import EMOTIONS
 from skemotion._parallel import streaming_return_as
+from skemotion.utils._io import atomic_path, atomic_write
 
 from ._profiles import EmotionProfile, emotion_profile
 from ._ravdess import N_ACTORS, RavdessName, load_ravdess
@@ -510,18 +510,10 @@ def _write_clip(
     # Quantize here rather than in libsndfile, so the bytes depend on numpy only.
     pcm = np.round(y * 32767).astype(np.int16)
     folder = root / f"Actor_{name.actor:02d}"
-    folder.mkdir(parents=True, exist_ok=True)
-    # A hidden temporary name, then an atomic rename: a crash or a concurrent
-    # reader never sees a half-written clip (load_ravdess ignores hidden files).
-    fd, tmp = tempfile.mkstemp(prefix=f".{name.clip_id}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            sf.write(handle, pcm, sr, subtype="PCM_16", format="WAV")
-        os.replace(tmp, folder / name.to_name(".wav"))
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    # A crash or a concurrent reader never sees a half-written clip: the temporary
+    # name is hidden, and load_ravdess ignores hidden files.
+    with atomic_write(folder / name.to_name(".wav")) as handle:
+        sf.write(handle, pcm, sr, subtype="PCM_16", format="WAV")
     if video_size is not None:
         _write_video_clip(
             dataclasses.replace(name, modality="video-only"),
@@ -543,22 +535,16 @@ def _write_video_clip(
     # imported here: the face module needs OpenCV and PyAV, the speech corpus does not
     from ._face_video import _write_face_video
 
-    fd, tmp = tempfile.mkstemp(prefix=f".{name.clip_id}.", suffix=".tmp.mp4", dir=folder)
-    os.close(fd)
-    try:
+    # PyAV picks the container by the name's extension.
+    with atomic_path(folder / name.to_name(".mp4"), suffix=".tmp.mp4") as temporary:
         _write_face_video(
             name,
-            Path(tmp),
+            temporary,
             frame_size=frame_size,
             fps=30.0,
             duration_range=duration_range,
             seed=seed,
         )
-        os.replace(tmp, folder / name.to_name(".mp4"))
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def make_ravdess_like(

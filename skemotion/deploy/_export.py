@@ -37,6 +37,7 @@ from ..exceptions import NotASkemotionModelError
 from ..nets import FusionClassifier, FusionTIMNet, TIMNet, TIMNetClassifier
 from ..nets._fusion import SINGLE_MODALITY
 from ..preprocessing import SubjectNormalizer, TemporalStandardScaler
+from ..utils._optional import import_optional
 
 __all__ = [
     "METADATA_FILE",
@@ -772,18 +773,6 @@ class ExportedClassifier:
 # -- ONNX ---------------------------------------------------------------------------------
 
 
-def _require_onnx() -> tuple[Any, Any]:
-    try:
-        import onnx
-        import onnxruntime
-    except ImportError as error:
-        raise ImportError(
-            "ONNX export needs the onnx and onnxruntime packages (and onnxscript for "
-            "torch's default exporter): pip install 'skemotion[deploy]'."
-        ) from error
-    return onnx, onnxruntime
-
-
 def export_onnx(
     model: Any,
     path: str | os.PathLike[str],
@@ -845,7 +834,8 @@ def export_onnx(
     >>> exported.input_names_  # doctest: +SKIP
     ('lms', 'kpd')
     """
-    onnx, onnxruntime = _require_onnx()
+    onnx = import_optional("onnx", extra="deploy", needed_for="ONNX export")
+    onnxruntime = import_optional("onnxruntime", extra="deploy", needed_for="ONNX export")
     plan = _plan(model, caller="export_onnx", subject=subject)
     wrapper = _build(plan)
     examples = _examples(plan, example)
@@ -926,7 +916,7 @@ def load_onnx(
     >>> exported.predict({"lms": lms, "kpd": kpd})  # doctest: +SKIP
     array(['happy'], dtype='<U9')
     """
-    _, onnxruntime = _require_onnx()
+    onnxruntime = import_optional("onnxruntime", extra="deploy", needed_for="Loading an ONNX model")
     session = onnxruntime.InferenceSession(os.fspath(path), providers=list(providers))
     properties = session.get_modelmeta().custom_metadata_map
     metadata = _read_metadata(properties.get(METADATA_FILE, ""), path=path)

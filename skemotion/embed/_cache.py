@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..face._landmarks import _atomic_savez, _file_digest
+from ..utils._io import atomic_savez
 from ._hub import default_cache_dir
 
 # Bump when an embedder's output changes, so stale entries are never read.
@@ -36,11 +36,6 @@ def array_digest(array: np.ndarray) -> str:
     digest = hashlib.sha256(f"{array.dtype.str}{array.shape}".encode())
     digest.update(array.tobytes())
     return digest.hexdigest()
-
-
-def file_digest(path: str) -> str:
-    """SHA-256 of a file's content."""
-    return _file_digest(path)
 
 
 def entry_path(cache: Path, *, stem: str, digest: str, settings: dict[str, Any]) -> Path:
@@ -69,7 +64,7 @@ def read_entry(path: Path) -> np.ndarray | None:
 
 def write_entry(path: Path, embedding: np.ndarray) -> None:
     """Write one clip's embedding atomically (readers never see half a file)."""
-    _atomic_savez(path, {"embedding": np.asarray(embedding, dtype=np.float32)})
+    atomic_savez(path, {"embedding": np.asarray(embedding, dtype=np.float32)})
 
 
 def torch_dtype(name: str) -> torch.dtype:

@@ -15,6 +15,8 @@ from urllib.parse import urlparse
 import numpy as np
 from torch import nn
 
+from ..utils._optional import import_optional
+
 __all__ = [
     "BACKBONE_KINDS",
     "clear_model_cache",
@@ -58,16 +60,6 @@ def clear_model_cache() -> None:
     """Forget the pretrained models loaded by this process (frees their memory)."""
     with _MODEL_CACHE_LOCK:
         _MODEL_CACHE.clear()
-
-
-def _import_transformers() -> Any:
-    try:
-        import transformers
-    except ImportError as error:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "Pretrained embedders need the transformers package: pip install 'skemotion[embed]'."
-        ) from error
-    return transformers
 
 
 def _offline() -> bool:
@@ -160,7 +152,7 @@ def load_backbone(
 
 
 def _load_uncached(name: str, *, kind: str, revision: str | None, local: bool) -> nn.Module:
-    transformers = _import_transformers()
+    transformers = import_optional("transformers", extra="embed", needed_for="Pretrained embedders")
     model_class_name, model_types = BACKBONE_KINDS[kind]
     model_class = getattr(transformers, model_class_name)
     source = f"folder {name!r}" if local else f"{name!r}"

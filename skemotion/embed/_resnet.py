@@ -12,12 +12,13 @@ from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
 from ..face import FaceRegions
+from ..utils._io import file_digest
+from ..utils._tables import clip_table_column
 from ._cache import (
     check_device,
     clip_stem,
     entry_path,
     eval_mode,
-    file_digest,
     placed,
     read_entry,
     resolve_cache_dir,
@@ -175,7 +176,7 @@ class ResNetEmbedder(  # type: ignore[call-arg]
         self._validate_params()
         kind, data = self._parse(X)
         if kind == "patches":
-            return self._embed_patches(data, bar_total=len(data))
+            return self._embed_patches(data)
         return self._embed_paths(data)
 
     def __sklearn_tags__(self) -> Any:
@@ -203,12 +204,7 @@ class ResNetEmbedder(  # type: ignore[call-arg]
                 f"X must be a collection of clips, got the single path {X!r}; wrap it in a list."
             )
         if isinstance(X, pd.DataFrame):
-            if self.path_column not in X.columns:
-                raise TypeError(
-                    f"ResNetEmbedder reads videos or FaceRegions patches; the DataFrame has "
-                    f"no column {self.path_column!r} with video paths."
-                )
-            X = X[self.path_column].tolist()
+            X = clip_table_column(X, self.path_column, holds="video paths")
         elif isinstance(X, pd.Series):
             X = X.tolist()
         if isinstance(X, np.ndarray) and X.dtype.kind == "f":
@@ -231,7 +227,7 @@ class ResNetEmbedder(  # type: ignore[call-arg]
             raise ValueError("X holds no clips (0 samples); at least 1 is required.")
         return "paths", [os.fspath(i) for i in items]
 
-    def _embed_patches(self, patches: np.ndarray, *, bar_total: int | None = None) -> np.ndarray:
+    def _embed_patches(self, patches: np.ndarray) -> np.ndarray:
         n_clips, n_frames = patches.shape[:2]
         n_views = patches.shape[2] if patches.ndim == 6 else 1
         images = patches.reshape(n_clips * n_frames * n_views, *patches.shape[-3:])

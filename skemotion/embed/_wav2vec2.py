@@ -12,14 +12,14 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
 from ..audio import PAD_MODES, center_crop, load_audio
-from ..audio._clips import _AudioClipInput
+from ..utils._clips import AudioClipInput
+from ..utils._io import file_digest
 from ._cache import (
     array_digest,
     check_device,
     clip_stem,
     entry_path,
     eval_mode,
-    file_digest,
     placed,
     read_entry,
     resolve_cache_dir,
@@ -87,7 +87,7 @@ def wav2vec2_input(
     return np.asarray(y, dtype=np.float32)
 
 
-class _AudioClips(_AudioClipInput, TransformerMixin, BaseEstimator):
+class _AudioClips(AudioClipInput, TransformerMixin, BaseEstimator):
     """Input parsing shared by the Wav2Vec2 transformers (as in LogMelSpectrogram)."""
 
     sr: int

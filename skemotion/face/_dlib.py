@@ -18,12 +18,14 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from ..utils._optional import import_optional
 from ._track import N_LANDMARKS
 
 __all__ = ["TrackedLandmarks", "shape_predictor_path", "track_face_landmarks"]
 
 _MODEL_FILE = "shape_predictor_68_face_landmarks.dat"
 _INSTALL_HINT = 'pip install "skemotion[face]"'
+_BACKEND = "The dlib landmark backend"
 
 # Box perturbation of the stability check, as a fraction of the box width. The
 # predictor recovers a face from a box that far off (it does not from ~15 %).
@@ -100,31 +102,15 @@ def shape_predictor_path() -> Path:
     return path
 
 
-def _import_dlib() -> Any:
-    try:
-        import dlib
-    except ImportError as exc:  # pragma: no cover - exercised only without dlib
-        raise ImportError(f"The dlib landmark backend needs dlib: {_INSTALL_HINT}.") from exc
-    return dlib
-
-
-def _import_cv2() -> Any:
-    try:
-        import cv2
-    except ImportError as exc:  # pragma: no cover - exercised only without OpenCV
-        raise ImportError(f"The dlib landmark backend needs OpenCV: {_INSTALL_HINT}.") from exc
-    return cv2
-
-
 @functools.lru_cache(maxsize=1)
 def _detector() -> Any:
-    return _import_dlib().get_frontal_face_detector()
+    return import_optional("dlib", extra="face", needed_for=_BACKEND).get_frontal_face_detector()
 
 
 @functools.lru_cache(maxsize=4)
 def _predictor(path: str) -> Any:
     # Loading the 100 MB model takes ~0.5 s: once per process and file.
-    return _import_dlib().shape_predictor(path)
+    return import_optional("dlib", extra="face", needed_for=_BACKEND).shape_predictor(path)
 
 
 def _detection_confidence(score: float) -> float:
@@ -323,7 +309,8 @@ def track_face_landmarks(
         if not 0.0 <= value <= 1.0:
             raise ValueError(f"{name} must lie in [0, 1], got {value!r}.")
 
-    dlib, cv2 = _import_dlib(), _import_cv2()
+    dlib = import_optional("dlib", extra="face", needed_for=_BACKEND)
+    cv2 = import_optional("cv2", extra="face", needed_for=_BACKEND, package="OpenCV")
     predictor = _predictor(str(shape_predictor_path()))
 
     landmarks: list[np.ndarray] = []

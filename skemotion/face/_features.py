@@ -12,6 +12,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import HasMethods, StrOptions
 
 from ..datasets import parse_ravdess_name
+from ..utils._tables import clip_table_column
 from ._geometry import (
     DLIB_EYE_FEATURE_DIM,
     EYE_BROW_INDICES,
@@ -136,12 +137,7 @@ class _FaceTransformer(  # type: ignore[call-arg]
                 f"X must be a collection of clips, got the single clip {X!r}; wrap it in a list."
             )
         if isinstance(X, pd.DataFrame):
-            if self.path_column not in X.columns:
-                raise ValueError(
-                    f"DataFrame has no column {self.path_column!r} with clip paths "
-                    f"(columns: {list(X.columns)}); set path_column."
-                )
-            items = X[self.path_column].tolist()
+            items = clip_table_column(X, self.path_column)
         elif isinstance(X, pd.Series):
             items = X.tolist()
         elif isinstance(X, list | tuple) or (

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from numbers import Integral, Real
@@ -19,6 +18,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from .._files import walk_files
 from .._parallel import streaming_return_as
+from ..utils._io import atomic_savez, file_digest
 from ._interpolate import interpolate_missing
 from ._openface import OPENFACE_CONFIDENCE_THRESHOLD, find_openface_csv, read_openface_csv
 from ._track import FaceTrack
@@ -27,7 +27,6 @@ __all__ = ["FaceLandmarks", "default_cache_dir", "extract_dlib_track", "landmark
 
 # Bump when a backend's output changes, so stale cache entries are never read.
 _CACHE_VERSION = 1
-_HASH_CHUNK = 1 << 20
 
 
 def default_cache_dir() -> Path:
@@ -357,14 +356,6 @@ def landmark_backend_for(clips: Iterable[str | os.PathLike[str]]) -> str:
     return "openface" if any(_is_csv(clip) for clip in clips) else "dlib"
 
 
-def _file_digest(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        while block := stream.read(_HASH_CHUNK):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _extract_cached(
     source: str, *, settings: dict[str, Any], cache: Path | None
 ) -> FaceTrack | BaseException:
@@ -375,7 +366,7 @@ def _extract_cached(
         entry = None
         if cache is not None:
             key = json.dumps(
-                {"version": _CACHE_VERSION, "file": _file_digest(source), **settings},
+                {"version": _CACHE_VERSION, "file": file_digest(source), **settings},
                 sort_keys=True,
             )
             name = hashlib.sha256(key.encode()).hexdigest()[:32]
@@ -386,7 +377,7 @@ def _extract_cached(
                 return _with_source(track, source)
         track = _extract(source, settings)
         if entry is not None:
-            _atomic_savez(entry, track.to_arrays())
+            atomic_savez(entry, track.to_arrays())
         return track
     except Exception as error:  # returned, so the parent applies on_error with the file name
         return error
@@ -427,26 +418,3 @@ def _with_source(track: FaceTrack, source: str) -> FaceTrack:
     arrays = track.to_arrays()
     arrays["source"] = np.asarray(source)
     return FaceTrack.from_arrays(arrays)
-
-
-def _atomic_savez(path: Path, arrays: dict[str, Any]) -> None:
-    """Write ``arrays`` to ``path`` so that ``path`` is either absent or complete.
-
-    The data go to a hidden temporary file in the same folder, are flushed to disk, and
-    the file is renamed over ``path`` (atomic on POSIX and Windows). A process killed
-    mid-write leaves at most a ``.<name>.<random>.tmp`` file, which is never looked up:
-    entries are opened by their exact ``*.npz`` name only.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            np.savez(stream, **arrays)
-            stream.flush()
-            # Without it a power cut after the rename can leave a complete name
-            # pointing at empty blocks.
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise

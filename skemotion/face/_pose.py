@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
+
+from ..utils._optional import import_optional
 
 __all__ = ["FACE_MODEL_3D", "estimate_head_pose", "rotation_to_euler"]
 
@@ -113,14 +113,6 @@ was built).
 FACE_MODEL_3D.setflags(write=False)
 
 
-def _import_cv2() -> Any:
-    try:
-        import cv2
-    except ImportError as exc:  # pragma: no cover - exercised only without OpenCV
-        raise ImportError('Head pose needs OpenCV: pip install "skemotion[face]".') from exc
-    return cv2
-
-
 def rotation_to_euler(rotation: np.ndarray) -> np.ndarray:
     """Pitch, yaw and roll of a rotation matrix, OpenFace's ``pose_Rx, pose_Ry, pose_Rz``.
 
@@ -211,7 +203,7 @@ def estimate_head_pose(
     >>> pose.shape, bool(np.allclose(pose[0], [0, 0, 0, 0, 0, 600], atol=1e-3))
     ((1, 6), True)
     """
-    cv2 = _import_cv2()
+    cv2 = import_optional("cv2", extra="face", needed_for="Head pose", package="OpenCV")
     points = np.asarray(landmarks_2d, dtype=np.float64)
     object_points = np.ascontiguousarray(model, dtype=np.float64)
     if object_points.ndim != 2 or object_points.shape[1] != 3 or len(object_points) < 6:

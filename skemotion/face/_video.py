@@ -10,6 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from ..utils._optional import import_optional
+
 __all__ = [
     "FRAME_MODES",
     "SHORT_POLICIES",
@@ -79,16 +81,6 @@ class VideoInfo:
     path: str
 
 
-def _import_av() -> Any:
-    try:
-        import av
-    except ImportError as exc:  # pragma: no cover - exercised only without PyAV
-        raise ImportError(
-            'Decoding video needs PyAV: pip install "skemotion[face]" (or pip install av).'
-        ) from exc
-    return av
-
-
 def _check_file(path: str | os.PathLike[str]) -> Path:
     file = Path(os.fspath(path))
     if not file.exists():
@@ -100,7 +92,7 @@ def _check_file(path: str | os.PathLike[str]) -> Path:
 
 def _open_video(file: Path) -> tuple[Any, Any]:
     """(container, first video stream); the caller closes the container."""
-    av = _import_av()
+    av = import_optional("av", extra="face", needed_for="Decoding video", package="PyAV")
     try:
         container = av.open(str(file))
     except av.FFmpegError as exc:
@@ -143,7 +135,7 @@ def video_info(path: str | os.PathLike[str]) -> VideoInfo:
     >>> video_info("01-01-01-01-01-01-01.mp4")  # doctest: +SKIP
     VideoInfo(n_frames=104, fps=29.97002997002997, width=1280, height=720, path='...')
     """
-    av = _import_av()
+    av = import_optional("av", extra="face", needed_for="Decoding video", package="PyAV")
     file = _check_file(path)
     container, stream = _open_video(file)
     with container:
@@ -278,7 +270,7 @@ def iter_frames(path: str | os.PathLike[str], *, color: str = "rgb") -> Iterator
         As :func:`video_info`.
     """
     fmt = _check_color(color)
-    av = _import_av()
+    av = import_optional("av", extra="face", needed_for="Decoding video", package="PyAV")
     file = _check_file(path)
     container, stream = _open_video(file)
     with container:
@@ -349,7 +341,7 @@ def read_frames(
     last = int(idx.max())
     decoded: dict[int, np.ndarray] = {}
     n_decoded = 0
-    av = _import_av()
+    av = import_optional("av", extra="face", needed_for="Decoding video", package="PyAV")
     container, stream = _open_video(file)
     with container:
         try:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import json
 import numbers
 import sys
@@ -20,20 +19,15 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 from sklearn.model_selection import GroupKFold, check_cv
 from sklearn.pipeline import Pipeline
-from sklearn.utils import _safe_indexing
-from sklearn.utils.metadata_routing import get_routing_for_object
 from sklearn.utils.validation import check_consistent_length
 from tqdm.auto import tqdm
 
 from .. import EMOTIONS
 from .._parallel import fresh_loky_workers, streaming_return_as
 from ..preprocessing import INDUCTIVE_PROTOCOL, calibration_protocol
-from ._split import (
-    PAPER_ACTOR_FOLDS,
-    ExcludeFromTest,
-    RavdessActorFolds,
-    check_no_group_overlap,
-)
+from ..utils._groups import check_group_splits, groups_fit_params
+from ..utils._tables import take_rows
+from ._split import PAPER_ACTOR_FOLDS, ExcludeFromTest, RavdessActorFolds
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -563,14 +557,20 @@ def _save(ax: Axes, path: str | Path | None) -> None:
         figure.savefig(Path(path), dpi=120)
 
 
-def _take(X: Any, indices: np.ndarray) -> Any:
-    if isinstance(X, Mapping):
-        # dict of per-modality inputs (or skorch's SliceDict): slice every modality alike.
-        return type(X)(**{key: _safe_indexing(value, indices) for key, value in X.items()})
-    return _safe_indexing(X, indices)
+def default_actor_cv(actors: set[Any]) -> Any:
+    """The splitter :func:`evaluate_actor_cv` uses when given ``cv=None``.
 
+    Parameters
+    ----------
+    actors : set
+        The actors (groups) of the clips.
 
-def _default_actor_cv(actors: set[Any]) -> Any:
+    Returns
+    -------
+    cv : RavdessActorFolds or GroupKFold
+        The paper's five folds when every fold has test actors among ``actors`` and
+        none of them is outside the folds; else ``GroupKFold`` with up to five folds.
+    """
     folds = [set(fold) for fold in PAPER_ACTOR_FOLDS]
     # The paper's folds only make sense when each one has test actors and no actor is left out.
     if actors <= set().union(*folds) and all(actors & fold for fold in folds):
@@ -583,59 +583,11 @@ def _check_actor_splits(
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     # Splitters count rows with _num_samples, which takes a dict for its number of keys.
     rows = np.empty((len(y), 0)) if isinstance(X, Mapping) else X
-    splits = [(np.asarray(train), np.asarray(test)) for train, test in cv.split(rows, y, groups)]
-    if not splits:
-        raise ValueError(f"The cross-validator {cv!r} produced no split.")
-    for fold, (train, test) in enumerate(splits):
-        try:
-            check_no_group_overlap(groups[train], groups[test])
-        except ValueError as exc:
-            raise ValueError(f"split {fold} of {cv!r}: {exc}") from exc
-    tested = np.sort(np.concatenate([test for _, test in splits]))
     expected = np.arange(len(y))
     if isinstance(cv, ExcludeFromTest):
         # Only clips the caller asked to leave out may go untested.
         expected = expected[~cv._mask(len(y))]
-    if not np.array_equal(tested, expected):
-        raise ValueError(
-            f"The test sets of {cv!r} must partition the clips (each clip tested exactly once) "
-            "to pool out-of-fold predictions; some clips are tested twice or never."
-        )
-    return splits
-
-
-def _fit_takes_groups(estimator: Any) -> bool:
-    fit = getattr(estimator, "fit", None)
-    if fit is None:
-        return False
-    try:
-        parameters = inspect.signature(fit).parameters
-    except (TypeError, ValueError):  # builtins and some C extensions have no signature
-        return False
-    return "groups" in parameters
-
-
-def _groups_fit_params(estimator: Any, groups: np.ndarray | None) -> dict[str, Any]:
-    """Keyword arguments that hand ``groups`` (the actors) to ``estimator.fit``, if it takes them.
-
-    An estimator whose ``fit`` has a ``groups`` parameter gets ``groups=...``; a
-    :class:`~sklearn.pipeline.Pipeline` gets ``<last step>__groups=...`` when its final
-    step's ``fit`` has one, or, with scikit-learn's metadata routing enabled (which refuses
-    the ``step__param`` form), ``groups=...`` when one of its steps requested them with
-    ``set_fit_request(groups=True)``. Anything else gets nothing.
-    """
-    if groups is None:
-        return {}
-    if _fit_takes_groups(estimator) and not isinstance(estimator, Pipeline):
-        return {"groups": groups}
-    if isinstance(estimator, Pipeline) and estimator.steps:
-        if get_config()["enable_metadata_routing"]:
-            routing = get_routing_for_object(estimator)
-            return {"groups": groups} if routing.consumes("fit", ["groups"]) else {}
-        name, last = estimator.steps[-1]
-        if last not in (None, "passthrough") and _fit_takes_groups(last):
-            return {f"{name}__groups": groups}
-    return {}
+    return check_group_splits(cv, rows, y, groups, expected=expected)
 
 
 def _fit_and_predict(
@@ -647,9 +599,9 @@ def _fit_and_predict(
     groups: np.ndarray | None = None,
 ) -> tuple[np.ndarray, float, float, tuple[np.ndarray, np.ndarray] | None]:
     model: Any = clone(estimator)
-    fit_params = _groups_fit_params(model, None if groups is None else groups[train])
+    fit_params = groups_fit_params(model, None if groups is None else groups[train])
     start = time.perf_counter()
-    model.fit(_take(X, train), y[train], **fit_params)
+    model.fit(take_rows(X, train), y[train], **fit_params)
     fit_time = time.perf_counter() - start
     return (*_predict_fold(model, X, test, fit_time),)
 
@@ -659,7 +611,7 @@ def _predict_fold(
 ) -> tuple[np.ndarray, float, float, tuple[np.ndarray, np.ndarray] | None]:
     """Predictions, fit and score times, and posteriors of a fitted fold model."""
     start = time.perf_counter()
-    X_test = _take(X, test)
+    X_test = take_rows(X, test)
     y_pred = np.asarray(model.predict(X_test))
     score_time = time.perf_counter() - start
     proba = None
@@ -721,9 +673,9 @@ def _fit_and_predict_stacked(
             start = time.perf_counter()
             if isinstance(model, Pipeline):
                 network = model.steps[-1][1]
-                X_train = model[:-1].fit_transform(_take(X, train), y[train])
+                X_train = model[:-1].fit_transform(take_rows(X, train), y[train])
             else:
-                network, X_train = model, _take(X, train)
+                network, X_train = model, take_rows(X, train)
             preprocessing.append(time.perf_counter() - start)
             models.append(model)
             networks.append(network)
@@ -1054,7 +1006,7 @@ def _actor_splits(
     for values in X.values() if isinstance(X, Mapping) else [X]:
         check_consistent_length(values, y)
     if cv is None:
-        cv = _default_actor_cv(set(_to_builtin(np.unique(groups))))
+        cv = default_actor_cv(set(_to_builtin(np.unique(groups))))
     elif isinstance(cv, numbers.Integral):
         # check_cv would turn an int into StratifiedKFold, which ignores actors.
         cv = GroupKFold(n_splits=int(cv))

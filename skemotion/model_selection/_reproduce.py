@@ -7,7 +7,7 @@ import json
 import math
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from sklearn.pipeline import Pipeline
 
 from .. import EMOTIONS, __version__
 from ..exceptions import StaleResultsError
+from ..utils._io import atomic_write, file_digest
 from ._evaluate import ActorCVReport, evaluate_actor_cv
 from ._split import PAPER_ACTOR_FOLDS, ExcludeFromTest, RavdessActorFolds
 
@@ -184,7 +185,6 @@ class ReproduceSettings:
     exclude_reference_clips: bool = False
     n_jobs: int | None = None
     verbose: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def provenance(self, corpus: pd.DataFrame) -> dict[str, Any]:
         """Everything a cell's result depends on: code, settings and the data's content.
@@ -213,6 +213,8 @@ class ReproduceSettings:
             A clip of ``corpus`` does not exist (the message names it).
         """
         settings = {k: v for k, v in self.__dict__.items() if k not in ("n_jobs", "verbose")}
+        # A removed field, never set: kept in the hash so that stored cells stay reusable.
+        settings["extra"] = {}
         columns = sorted(c for c in corpus.columns if str(c).endswith("path"))
         clips = [p for c in columns for p in corpus[c] if isinstance(p, str | os.PathLike)]
         data = {"clips": _files_digest(clips)}
@@ -250,6 +252,44 @@ class ReproduceSettings:
         """
         return _hash(self.provenance(corpus))
 
+    def extractor(self, feature: str) -> tuple[Any, Any]:
+        """The transformer a table run extracts ``feature`` with, and the column(s) it reads.
+
+        Parameters
+        ----------
+        feature : str
+            A feature of the tables: ``"lms"``, ``"wav2vec2"``, ``"kpd"``, ``"eyes_kpd"``,
+            ``"au"``, ``"head_pose"``, ``"face_resnet"``, ``"eyes_resnet"`` or
+            ``"mouth_resnet"``.
+
+        Returns
+        -------
+        transformer : transformer
+            Stateless: ``transform`` needs no ``fit``.
+        column : str or list of str
+            The column(s) of the corpus (:func:`reproduce_table2`) it reads.
+        """
+        return _extractor(feature, self)
+
+    def model(self, features: Sequence[str], task: str = "multiclass") -> Pipeline:
+        """The unfitted model a table cell of ``features`` trains on their features.
+
+        Parameters
+        ----------
+        features : sequence of str
+            One feature (a TIM-Net classifier) or several (a ``FusionClassifier`` over a
+            ``ModalityUnion`` keyed by feature name), as for :meth:`extractor`.
+        task : {"multiclass", "binary"}, default="multiclass"
+            Table 2's eight emotions, or Table 1's one emotion against the rest.
+
+        Returns
+        -------
+        model : Pipeline
+            With the paper's hyperparameters for these features and this task, and these
+            settings' epochs, network size and seed.
+        """
+        return _model(features, task, self)
+
 
 def _hash(provenance: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(provenance, sort_keys=True).encode()).hexdigest()[:16]
@@ -260,15 +300,12 @@ def _files_digest(paths: Iterable[str | os.PathLike[str]], root: Path | None = N
 
     Names are the base names, or the paths relative to ``root`` when given.
     """
-    # The landmark cache's streaming digest; imported here, as the face path is elsewhere.
-    from ..face._landmarks import _file_digest
-
     entries = []
     for path in paths:
         if not os.path.isfile(path):
             raise FileNotFoundError(f"{path}: no such file, cannot fingerprint the data")
         name = Path(path).relative_to(root).as_posix() if root else Path(path).name
-        entries.append((name, os.path.getsize(path), _file_digest(os.fspath(path))))
+        entries.append((name, os.path.getsize(path), file_digest(path)))
     entries.sort()
     return {
         "n_files": len(entries),
@@ -586,10 +623,9 @@ def _run_cells(
                 record = _fit_cell(cell, store, corpus, groups, cv, settings, score, cell_dir, log)
                 record["fingerprint"] = fingerprint
                 record["provenance"] = provenance
-                cell_dir.mkdir(parents=True, exist_ok=True)
-                tmp = record_path.with_suffix(".tmp")
-                tmp.write_text(json.dumps(record, indent=2))
-                tmp.replace(record_path)  # a killed run never leaves a half-written record
+                # A killed run never leaves a half-written record.
+                with atomic_write(record_path) as stream:
+                    stream.write(json.dumps(record, indent=2).encode())
         rows.append(
             {
                 "row": cell.row,

@@ -11,6 +11,8 @@ from sklearn.model_selection import BaseCrossValidator
 from sklearn.utils import indexable
 from sklearn.utils.validation import _num_samples
 
+from ..utils._groups import check_no_group_overlap
+
 __all__ = [
     "PAPER_ACTOR_FOLDS",
     "ExcludeFromTest",
@@ -285,37 +287,3 @@ class ExcludeFromTest(BaseCrossValidator):
         exclude = np.asarray(self.exclude)
         count = int(exclude.sum()) if exclude.dtype == bool else "?"
         return f"ExcludeFromTest(cv={self.cv!r}, exclude=<{count} of {exclude.size} clips>)"
-
-
-def check_no_group_overlap(train_groups: ArrayLike, test_groups: ArrayLike) -> None:
-    """Raise if any group (actor) is in both the training and the test rows.
-
-    Parameters
-    ----------
-    train_groups : array-like of shape (n_train,)
-        Group of each training row.
-    test_groups : array-like of shape (n_test,)
-        Group of each test row.
-
-    Raises
-    ------
-    ValueError
-        Listing the groups found on both sides (speaker leakage).
-
-    Examples
-    --------
-    >>> check_no_group_overlap([1, 1, 2], [3, 4])
-    >>> check_no_group_overlap([1, 2], [2, 3])
-    Traceback (most recent call last):
-    ...
-    ValueError: speaker leakage: group(s) [2] are in both train and test ...
-    """
-    train = np.unique(np.asarray(train_groups))
-    test = np.unique(np.asarray(test_groups))
-    shared = np.intersect1d(train, test)
-    if shared.size:
-        raise ValueError(
-            f"speaker leakage: group(s) {shared.tolist()} are in both train and test "
-            f"({shared.size} of {test.size} test groups); split by actor, e.g. with "
-            "RavdessActorFolds or GroupKFold and groups=actors"
-        )

@@ -17,7 +17,7 @@ from ._classifier import PAPER_HYPERPARAMETERS, TIMNetBinaryClassifier, TIMNetCl
 from ._data import ArrayBatchLoader, SubjectBatchLoader
 from ._functional import causal_conv_bn_relu, causal_conv_bn_relu_reference
 from ._fusion import FusionClassifier, FusionTIMNet
-from ._stacked import StackedTIMNet, fit_stacked, stacking_unsupported_reason
+from ._stacked import StackedAdam, StackedTIMNet, fit_stacked, stacking_unsupported_reason
 from ._timnet import TemporalAwareBlock, TIMNet
 
 __all__ = [
@@ -30,6 +30,7 @@ __all__ = [
     "LearningRateSchedule",
     "PreciseBatchNorm",
     "RestoreBestCheckpoint",
+    "StackedAdam",
     "StackedTIMNet",
     "SubjectBatchLoader",
     "TIMNet",

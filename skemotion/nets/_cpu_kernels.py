@@ -341,14 +341,20 @@ def _cpu_tag() -> str:
     return hashlib.sha1(flags.encode()).hexdigest()[:10]
 
 
-@cache
 def compiled_kernels() -> Any | None:
     """The compiled extension, or None (no compiler, disabled, or a failed build).
 
     ``SKEMOTION_CPU_KERNELS=0`` disables it; the torch-operation fallbacks then run.
+    The variable is read on every call, so that a benchmark can time both paths in
+    one process; the build itself happens once.
     """
     if os.environ.get("SKEMOTION_CPU_KERNELS", "1") == "0":
         return None
+    return _built_kernels()
+
+
+@cache
+def _built_kernels() -> Any | None:
     try:
         from torch.utils.cpp_extension import load_inline
 
@@ -365,7 +371,7 @@ def compiled_kernels() -> Any | None:
             f"skemotion's fused CPU kernels could not be built ({type(exc).__name__}: "
             f"{str(exc)[:200]}); using the slower torch-operation path.",
             RuntimeWarning,
-            stacklevel=2,
+            stacklevel=3,  # the caller of compiled_kernels
         )
         return None
 

@@ -46,7 +46,7 @@ from . import _cpu_kernels as _kernels
 from ._data import ArrayBatchLoader
 from ._timnet import TemporalAwareBlock, TIMNet, _CausalConvLayer
 
-__all__ = ["StackedTIMNet", "fit_stacked", "stacking_unsupported_reason"]
+__all__ = ["StackedAdam", "StackedTIMNet", "fit_stacked", "stacking_unsupported_reason"]
 
 
 @dataclass
@@ -351,13 +351,36 @@ class StackedTIMNet(nn.Module):
         return self.head(fused)
 
 
-class _StackedAdam:
+class StackedAdam:
     """Adam over stacked parameters with each member's own step count and learning rate.
 
-    The arithmetic is torch's single-tensor Adam's, element by element; the bias
-    corrections and step sizes are computed per member in double precision, as torch
-    computes them per tensor. Betas, eps and weight decay are the same for all members;
-    ``lr`` may be replaced before any step (a schedule).
+    The optimizer :func:`fit_stacked` trains a :class:`StackedTIMNet` with. The
+    arithmetic is torch's single-tensor Adam's, element by element; the bias corrections
+    and step sizes are computed per member in double precision, as torch computes them
+    per tensor. Betas, eps and weight decay are the same for all members; ``lr`` may be
+    replaced before any step (a schedule).
+
+    Parameters
+    ----------
+    params : list of Tensor
+        The stacked parameters, members along the first dimension.
+    lr : sequence of float
+        Each member's learning rate.
+    betas : (float, float)
+    eps : float
+    weight_decay : float
+        L2 penalty added to the gradients, as in :class:`torch.optim.Adam`.
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> param = torch.nn.Parameter(torch.ones(2, 3))
+    >>> optimizer = StackedAdam([param], lr=[0.1, 0.0], betas=(0.9, 0.999), eps=1e-8,
+    ...                         weight_decay=0.0)
+    >>> param.sum().backward()
+    >>> optimizer.step(np.array([True, True]))
+    >>> [round(float(value), 3) for value in param.detach()[:, 0]]  # member 1 has lr 0
+    [0.9, 1.0]
     """
 
     def __init__(
@@ -379,6 +402,7 @@ class _StackedAdam:
         self.steps = np.zeros(len(self.lr), dtype=np.int64)
 
     def zero_grad(self) -> None:
+        """Forget the gradients of every member."""
         for p in self.params:
             p.grad = None
 
@@ -636,7 +660,7 @@ def fit_stacked(
         weight_decay = _common([s["weight_decay"] for s in settings], "weight decay")
         stacked = StackedTIMNet([net.module_ for net in estimators]).train()
         names = [name for name, _ in stacked.named_parameters()]
-        optimizer = _StackedAdam(
+        optimizer = StackedAdam(
             [p for _, p in stacked.named_parameters()],
             lr=[s["lr"] for s in settings],
             betas=betas,
@@ -659,7 +683,7 @@ def fit_stacked(
 def _train(
     members: list[_Member],
     stacked: StackedTIMNet,
-    optimizer: _StackedAdam,
+    optimizer: StackedAdam,
     *,
     shapes: tuple[int, ...],
     label_smoothing: float,
@@ -738,7 +762,7 @@ def _train(
 
 
 def _hand_over_optimizer_state(
-    net: Any, optimizer: _StackedAdam, names: list[str], index: int
+    net: Any, optimizer: StackedAdam, names: list[str], index: int
 ) -> None:
     """Give a member's own Adam the moments it accumulated, so ``partial_fit`` continues."""
     step, exp_avg, exp_avg_sq = optimizer.member_state(index)

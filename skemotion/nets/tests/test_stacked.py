@@ -23,7 +23,7 @@ from skemotion.nets import (
     fit_stacked,
     stacking_unsupported_reason,
 )
-from skemotion.nets._stacked import _StackedAdam, _StepContext
+from skemotion.nets._stacked import StackedAdam, _StepContext
 from skemotion.preprocessing import TemporalStandardScaler
 
 SMALL: dict[str, Any] = {"module__filters": 8, "module__n_scales": 3, "batch_size": 16}
@@ -206,7 +206,7 @@ def test_stacked_adam_equals_torch_adam_per_member() -> None:
         torch.optim.Adam([p], lr=lr, betas=(0.93, 0.98), eps=1e-8, weight_decay=0.1)
         for p, lr in zip(singles, lrs, strict=True)
     ]
-    stacked = _StackedAdam([stacked_param], lr=lrs, betas=(0.93, 0.98), eps=1e-8, weight_decay=0.1)
+    stacked = StackedAdam([stacked_param], lr=lrs, betas=(0.93, 0.98), eps=1e-8, weight_decay=0.1)
     for step in range(6):
         active = np.array([True, step % 2 == 0, step < 2])
         grad = torch.randn(3, 4)

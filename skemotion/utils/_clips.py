@@ -9,14 +9,18 @@ import numpy as np
 from scipy.sparse import issparse
 from sklearn.utils.validation import validate_data
 
-__all__: list[str] = []
+from ._tables import clip_table_column
+
+__all__ = ["AudioClipInput"]
 
 
-class _AudioClipInput:
+class AudioClipInput:
     """Input handling shared by the audio transformers (``path_column`` attribute).
 
     ``_parse`` classifies ``X`` as ("paths", list of str) or ("waves", a 2D float array
-    or a list of 1D float arrays), with the errors users see for anything else.
+    or a list of 1D float arrays), with the errors users see for anything else. Mixed
+    into :class:`~skemotion.audio.LogMelSpectrogram` and the Wav2Vec2 embedders, so that
+    both read a clip table alike.
     """
 
     path_column: str
@@ -30,13 +34,12 @@ class _AudioClipInput:
                 f"X must be a collection of clips, got the single path {X!r}; wrap it in a list."
             )
         if isinstance(X, pd.DataFrame):
-            if self.path_column in X.columns:
-                return "paths", _as_paths(X[self.path_column].tolist(), self.path_column)
-            if not all(pd.api.types.is_numeric_dtype(t) for t in set(X.dtypes)):
-                raise ValueError(
-                    f"DataFrame has no column {self.path_column!r} with file paths "
-                    f"(columns: {list(X.columns)}); set path_column."
-                )
+            # An all-numeric table without the path column holds waveforms, one per row.
+            if self.path_column in X.columns or not all(
+                pd.api.types.is_numeric_dtype(t) for t in set(X.dtypes)
+            ):
+                items = clip_table_column(X, self.path_column, holds="file paths")
+                return "paths", _as_paths(items, self.path_column)
             return "waves", self._validate_waves(X, reset=reset)
         if isinstance(X, pd.Series):
             return "paths", _as_paths(X.tolist(), "the Series")

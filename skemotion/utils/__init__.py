@@ -1,0 +1,8 @@
+"""Private helpers shared by skemotion's subpackages; not part of the public API.
+
+Each fact lives once here: atomic file writes and file digests (``_io``), reading a clip
+table's path column (``_tables``), routing actors to ``fit`` and checking that splits
+keep them apart (``_groups``), and importing optional dependencies (``_optional``).
+The modules are private; their functions have public names so that the subpackages
+import them without reaching for another subpackage's private names.
+"""
