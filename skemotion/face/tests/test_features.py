@@ -11,7 +11,7 @@ from sklearn.model_selection import GridSearchCV, GroupKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-from skemotion.datasets import RavdessName
+from skemotion.datasets import RavdessName, ravdess_neutral_reference
 from skemotion.face import (
     ActionUnits,
     EyeKeyPointDistances,
@@ -23,7 +23,6 @@ from skemotion.face import (
     inter_ocular_distance,
     keypoint_distances,
     most_neutral_frame,
-    ravdess_neutral_reference,
 )
 
 from ._openface_fixture import base_face, write_openface_csv
