@@ -24,8 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from skemotion.datasets import load_ravdess
-from skemotion.face import is_ravdess_neutral_reference
+from skemotion.datasets import is_ravdess_neutral_reference, load_ravdess
 from skemotion.model_selection import ActorCVReport
 
 

@@ -21,4 +21,17 @@ EMOTIONS: tuple[str, ...] = (
 
 from ._persistence import load_model, save_model  # noqa: E402
 
+
+def _install_defaults() -> None:
+    # The face features take the corpus's neutral-reference lookup as a parameter and
+    # never import a corpus; the package root, which sees both, installs RAVDESS's as
+    # the default their reference_resolver=None stands for.
+    from .datasets import RavdessNeutralReference
+    from .face._reference import _set_default_reference_resolver
+
+    _set_default_reference_resolver(RavdessNeutralReference())
+
+
+_install_defaults()
+
 __all__ = ["EMOTIONS", "__version__", "load_model", "save_model"]

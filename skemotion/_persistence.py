@@ -39,6 +39,13 @@ _FORMAT_VERSION = 1
 
 
 def _allowed_classes() -> dict[str, type]:
+    """Every class a model file may name: the estimators, then the plain parts.
+
+    The estimators are discovered (:func:`~skemotion._discovery.all_estimators`), so a
+    new public estimator can be saved as soon as it is exported. The other parts are
+    listed here: they are parameter values (networks, callbacks, splitters, losses,
+    optimizers), and which of them are safe to rebuild is this module's decision.
+    """
     # Imported here: the estimators import the package top level, which imports this module.
     from sklearn.compose import make_column_selector
     from sklearn.model_selection import (
@@ -53,68 +60,31 @@ def _allowed_classes() -> dict[str, type]:
     from skorch.dataset import Dataset
     from torch.utils.data import DataLoader
 
-    from .audio import LogMelSpectrogram
-    from .compose import LateFusionClassifier, ModalityUnion, SubjectAdaptiveClassifier
-    from .embed import (
-        FineTunedTIMNetClassifier,
-        PretrainedTIMNet,
-        ResNetEmbedder,
-        UnfreezeBackbone,
-        Wav2Vec2Embedder,
-        Wav2Vec2Preprocessor,
-    )
-    from .face import (
-        ActionUnitMeans,
-        ActionUnits,
-        EyeKeyPointDistances,
-        FaceLandmarks,
-        FaceRegions,
-        HeadPose,
-        KeyPointDistances,
-    )
+    from ._discovery import all_estimators
+    from .datasets import RavdessNeutralReference
+    from .embed import PretrainedTIMNet, UnfreezeBackbone
     from .model_selection import ExcludeFromTest, RavdessActorFolds
     from .nets import (
-        FusionClassifier,
         FusionTIMNet,
         GroupedValidSplit,
         RestoreBestCheckpoint,
         TIMNet,
-        TIMNetBinaryClassifier,
-        TIMNetClassifier,
     )
     from .nets._data import ArrayBatchLoader
-    from .preprocessing import SubjectNormalizer, TemporalStandardScaler
 
     classes: list[type] = [
         Pipeline,
-        LogMelSpectrogram,
-        FaceLandmarks,
-        KeyPointDistances,
-        EyeKeyPointDistances,
-        ActionUnits,
-        ActionUnitMeans,
-        HeadPose,
-        FaceRegions,
-        Wav2Vec2Preprocessor,
-        Wav2Vec2Embedder,
-        ResNetEmbedder,
-        FineTunedTIMNetClassifier,
+        *(cls for _, cls in all_estimators()),
         PretrainedTIMNet,
-        TemporalStandardScaler,
-        SubjectNormalizer,
-        TIMNetClassifier,
-        TIMNetBinaryClassifier,
         TIMNet,
-        ModalityUnion,
-        FusionClassifier,
         FusionTIMNet,
-        LateFusionClassifier,
-        SubjectAdaptiveClassifier,
         LogisticRegression,
         StandardScaler,
         GroupedValidSplit,
         UnfreezeBackbone,
         RestoreBestCheckpoint,
+        # The face features' reference_resolver: a plain parameter holder.
+        RavdessNeutralReference,
         # Splitters, for LateFusionClassifier(cv=...); they are plain parameter holders.
         RavdessActorFolds,
         ExcludeFromTest,

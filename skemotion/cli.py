@@ -498,7 +498,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     elif args.folds == "groupkfold":
         cv = GroupKFold(n_splits=5)
     if args.exclude_reference_clips:
-        from .face import is_ravdess_neutral_reference
+        from .datasets import is_ravdess_neutral_reference
         from .model_selection import ExcludeFromTest
         from .model_selection._evaluate import default_actor_cv
 

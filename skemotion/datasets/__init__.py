@@ -15,6 +15,11 @@ from ._ravdess import (
     load_ravdess,
     parse_ravdess_name,
 )
+from ._reference import (
+    RavdessNeutralReference,
+    is_ravdess_neutral_reference,
+    ravdess_neutral_reference,
+)
 from ._synthetic import make_ravdess_like, ravdess_design, synthesize_speech
 
 __all__ = [
@@ -30,13 +35,16 @@ __all__ = [
     "VOCAL_CHANNELS",
     "EmotionProfile",
     "RavdessName",
+    "RavdessNeutralReference",
     "emotion_profile",
+    "is_ravdess_neutral_reference",
     "load_openface_au_means",
     "load_ravdess",
     "load_ravdess_audiovisual",
     "make_ravdess_like",
     "parse_ravdess_name",
     "ravdess_design",
+    "ravdess_neutral_reference",
     "synthesize_face_video",
     "synthesize_speech",
 ]

@@ -36,11 +36,7 @@ from ._openface import (
     read_openface_csv,
 )
 from ._pose import FACE_MODEL_3D, estimate_head_pose, rotation_to_euler
-from ._reference import (
-    is_ravdess_neutral_reference,
-    neutral_reference_landmarks,
-    ravdess_neutral_reference,
-)
+from ._reference import neutral_reference_landmarks
 from ._regions import IMAGENET_MEAN, IMAGENET_STD, REGION_SIZES, FaceRegions, crop_patch
 from ._track import (
     ACTION_UNIT_NAMES,
@@ -100,7 +96,6 @@ __all__ = [
     "find_openface_csv",
     "inter_ocular_distance",
     "interpolate_missing",
-    "is_ravdess_neutral_reference",
     "iter_frames",
     "keypoint_distances",
     "landmark_backend_for",
@@ -108,7 +103,6 @@ __all__ = [
     "most_neutral_frame",
     "neutral_reference_landmarks",
     "pairwise_distances",
-    "ravdess_neutral_reference",
     "read_frames",
     "read_openface_csv",
     "rotation_to_euler",

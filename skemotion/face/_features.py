@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +11,6 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import HasMethods, StrOptions
 
-from ..datasets import parse_ravdess_name
 from ..utils._tables import clip_table_column
 from ._geometry import (
     DLIB_EYE_FEATURE_DIM,
@@ -24,7 +23,7 @@ from ._geometry import (
     most_neutral_frame,
 )
 from ._landmarks import FaceLandmarks
-from ._reference import ravdess_neutral_reference
+from ._reference import _default_reference_resolver
 from ._track import ACTION_UNIT_NAMES, AU_INTENSITY_NAMES, HEAD_POSE_NAMES, FaceTrack
 
 __all__ = [
@@ -41,10 +40,15 @@ _NUMERIC_INPUT = (
 )
 
 
-class _FaceTransformer(  # type: ignore[call-arg]
+class _ClipTransformer(  # type: ignore[call-arg]
     TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
 ):
-    """Shared input handling: clips -> FaceTrack list -> (n_clips, n_frames, d) float32."""
+    """Shared input handling of the face transformers: parameters, clips, tags, names.
+
+    It has no ``transform``: :class:`_FaceTransformer` computes features from tracks,
+    while :class:`~skemotion.face.FaceRegions` reads the videos' pixels and cannot take
+    tracks.
+    """
 
     _parameter_constraints: dict[str, list[Any]] = {
         "landmarks": [HasMethods(["extract"]), None],
@@ -54,7 +58,7 @@ class _FaceTransformer(  # type: ignore[call-arg]
     landmarks: FaceLandmarks | None
     path_column: str
 
-    def fit(self, X: Any, y: Any = None) -> _FaceTransformer:
+    def fit(self, X: Any, y: Any = None) -> _ClipTransformer:
         """Validate the parameters and the clips; nothing is learned.
 
         Parameters
@@ -71,28 +75,6 @@ class _FaceTransformer(  # type: ignore[call-arg]
         self._validate_params()
         self._parse(X)
         return self
-
-    def transform(self, X: Any) -> np.ndarray:
-        """Compute the features of every clip.
-
-        Parameters
-        ----------
-        X : paths, DataFrame, Series or list of FaceTrack
-            See the class Notes.
-
-        Returns
-        -------
-        features : np.ndarray of float32, shape (n_clips, n_frames, n_features)
-            NaN rows only for clips the landmark stage gave up on under
-            ``on_error="warn"``.
-        """
-        import pandas as pd
-
-        self._validate_params()
-        clips, tracks = self._tracks(X)
-        table = X if isinstance(X, pd.DataFrame) else None
-        rows = self._compute(clips, tracks, table)
-        return np.stack(rows).astype(np.float32, copy=False)
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         """Names of the last output axis.
@@ -116,11 +98,6 @@ class _FaceTransformer(  # type: ignore[call-arg]
         return tags
 
     # -- to implement ----------------------------------------------------------------
-    def _compute(
-        self, clips: list[Any], tracks: list[FaceTrack | None], table: Any
-    ) -> list[np.ndarray]:
-        raise NotImplementedError
-
     def _feature_names(self) -> list[str]:
         raise NotImplementedError
 
@@ -160,6 +137,39 @@ class _FaceTransformer(  # type: ignore[call-arg]
                 )
         return [os.fspath(item) for item in items]
 
+
+class _FaceTransformer(_ClipTransformer, auto_wrap_output_keys=None):  # type: ignore[call-arg]
+    """Features from landmark tracks: clips -> FaceTrack list -> (n_clips, n_frames, d)."""
+
+    def transform(self, X: Any) -> np.ndarray:
+        """Compute the features of every clip.
+
+        Parameters
+        ----------
+        X : paths, DataFrame, Series or list of FaceTrack
+            See the class Notes.
+
+        Returns
+        -------
+        features : np.ndarray of float32, shape (n_clips, n_frames, n_features)
+            NaN rows only for clips the landmark stage gave up on under
+            ``on_error="warn"``.
+        """
+        import pandas as pd
+
+        self._validate_params()
+        clips, tracks = self._tracks(X)
+        table = X if isinstance(X, pd.DataFrame) else None
+        rows = self._compute(clips, tracks, table)
+        return np.stack(rows).astype(np.float32, copy=False)
+
+    # -- to implement ----------------------------------------------------------------
+    def _compute(
+        self, clips: list[Any], tracks: list[FaceTrack | None], table: Any
+    ) -> list[np.ndarray]:
+        raise NotImplementedError
+
+    # -- helpers -----------------------------------------------------------------------
     def _tracks(self, X: Any) -> tuple[list[Any], list[FaceTrack | None]]:
         clips = self._parse(X)
         if isinstance(clips[0], FaceTrack):
@@ -178,11 +188,13 @@ class _CalibratedDistances(_FaceTransformer):
         **_FaceTransformer._parameter_constraints,
         "normalization": [StrOptions({"neutral_reference", "inter_ocular", "none"})],
         "references": [Mapping, None],
+        "reference_resolver": [callable, None],
         "subject_column": [str],
     }
 
     normalization: str
     references: Mapping[Any, Any] | None
+    reference_resolver: Callable[[str], Any] | None
     subject_column: str
 
     def fit(self, X: Any, y: Any = None) -> _CalibratedDistances:
@@ -252,17 +264,27 @@ class _CalibratedDistances(_FaceTransformer):
     def _points(self, track: FaceTrack) -> np.ndarray:
         return track.landmarks_2d
 
+    def _resolver(self) -> Callable[[str], Any]:
+        if self.reference_resolver is None:
+            return _default_reference_resolver()
+        return self.reference_resolver
+
     def _subject(self, clip: Any, position: int, frame: Any) -> Any:
         if frame is not None and self.subject_column in frame.columns:
             return frame[self.subject_column].iloc[position]
         source = clip.source if isinstance(clip, FaceTrack) else clip
+        unknown = (
+            f"{source}: cannot tell whose face this is to find its reference; pass X as "
+            f"a DataFrame with a {self.subject_column!r} column"
+        )
+        # Only a resolver that knows the corpus's names can tell the subject from a path.
+        subject_of = getattr(self._resolver(), "subject", None)
+        if subject_of is None:
+            raise ValueError(unknown)
         try:
-            return parse_ravdess_name(source).actor
+            return subject_of(source)
         except ValueError as error:
-            raise ValueError(
-                f"{source}: cannot tell whose face this is to find its reference; pass X as "
-                f"a DataFrame with a {self.subject_column!r} column"
-            ) from error
+            raise ValueError(unknown) from error
 
     def _references(
         self, clips: list[Any], tracks: list[FaceTrack | None], table: Any
@@ -279,6 +301,7 @@ class _CalibratedDistances(_FaceTransformer):
         }
         needed: dict[str, None] = {}
         plan: list[tuple[str, Any]] = []
+        resolver = self._resolver()
         for position, (clip, track) in enumerate(zip(clips, tracks, strict=True)):
             if track is None:
                 plan.append(("none", None))
@@ -294,7 +317,7 @@ class _CalibratedDistances(_FaceTransformer):
                     plan.append(("array", np.asarray(value, dtype=np.float64)))
                 continue
             source = clip.source if isinstance(clip, FaceTrack) else clip
-            reference = ravdess_neutral_reference(source)
+            reference = Path(resolver(source))
             if not reference.is_file():
                 raise FileNotFoundError(
                     f"{source}: its neutral reference {reference} does not exist. Supply "
@@ -354,8 +377,9 @@ class KeyPointDistances(_CalibratedDistances):
     repetition of the same actor's neutral clip of the same statement, whose most
     neutral frame is the one with the lowest summed AU intensity (OpenFace) or the
     most typical frame (dlib; see :func:`~skemotion.face.most_neutral_frame`). Only
-    file names decide this lookup; no clip's emotion label is read. ``references``
-    replaces the lookup with the user's own calibration per subject.
+    file names decide this lookup; no clip's emotion label is read. Another corpus's
+    lookup is a ``reference_resolver``; ``references`` replaces the lookup with the
+    user's own calibration per subject.
     ``"inter_ocular"``: calibration-free, each frame's distances divided by its
     outer-eye-corner distance, to measure what calibration is worth. ``"none"``: raw
     distances (pixels, or millimetres in 3D).
@@ -368,9 +392,18 @@ class KeyPointDistances(_CalibratedDistances):
     references : mapping or None, default=None
         Subject -> calibration: a clip path (its most neutral frame is used), a
         :class:`FaceTrack`, or a ``(68, 2)`` / ``(68, 3)`` landmark array of a neutral
-        face. Subjects not in it fall back to the RAVDESS lookup.
+        face. Subjects not in it fall back to ``reference_resolver``.
+    reference_resolver : callable or None, default=None
+        Maps a clip's path to the path of its neutral reference clip; if it also has a
+        ``subject(path)`` method, that names the clip's subject when X has no
+        ``subject_column``. None is the RAVDESS lookup,
+        :class:`skemotion.datasets.RavdessNeutralReference`, which the package installs
+        as the default: a corpus's naming scheme lives with the corpus, and the face
+        features do not import it. Pass an object, not a function, for a model that
+        :func:`~skemotion.save_model` can save.
     subject_column : str, default="actor"
-        DataFrame column naming each clip's subject (RAVDESS names otherwise).
+        DataFrame column naming each clip's subject (``reference_resolver.subject``
+        otherwise).
     use_3d : bool or "auto", default="auto"
         Use 3D landmarks when the backend has them.
     path_column : str, default="path"
@@ -402,6 +435,7 @@ class KeyPointDistances(_CalibratedDistances):
         *,
         normalization: str = "neutral_reference",
         references: Mapping[Any, Any] | None = None,
+        reference_resolver: Callable[[str], Any] | None = None,
         subject_column: str = "actor",
         use_3d: bool | str = "auto",
         path_column: str = "path",
@@ -409,6 +443,7 @@ class KeyPointDistances(_CalibratedDistances):
         self.landmarks = landmarks
         self.normalization = normalization
         self.references = references
+        self.reference_resolver = reference_resolver
         self.subject_column = subject_column
         self.use_3d = use_3d
         self.path_column = path_column
@@ -464,6 +499,9 @@ class EyeKeyPointDistances(_CalibratedDistances):
     normalization : {"neutral_reference", "inter_ocular", "none"}, default="neutral_reference"
     references : mapping or None, default=None
         Subject -> calibration clip path or :class:`FaceTrack`.
+    reference_resolver : callable or None, default=None
+        Clip path -> its neutral reference clip, as in :class:`KeyPointDistances`;
+        None is the RAVDESS lookup.
     subject_column : str, default="actor"
     path_column : str, default="path"
 
@@ -480,12 +518,14 @@ class EyeKeyPointDistances(_CalibratedDistances):
         *,
         normalization: str = "neutral_reference",
         references: Mapping[Any, Any] | None = None,
+        reference_resolver: Callable[[str], Any] | None = None,
         subject_column: str = "actor",
         path_column: str = "path",
     ) -> None:
         self.landmarks = landmarks
         self.normalization = normalization
         self.references = references
+        self.reference_resolver = reference_resolver
         self.subject_column = subject_column
         self.path_column = path_column
 

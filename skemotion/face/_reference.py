@@ -1,92 +1,48 @@
-"""The neutral reference of the paper's key-point normalisation (a calibration step)."""
+"""The neutral reference of the paper's key-point normalisation (a calibration step).
+
+Which clip calibrates which is a fact of a corpus's naming scheme, not of the face
+features: they take it as a ``reference_resolver``. The default one is installed by
+the package root from :mod:`skemotion.datasets` (RAVDESS names), so this subpackage
+never imports a corpus.
+"""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterable
-from pathlib import Path
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
-from ..datasets import parse_ravdess_name
 from ._geometry import most_neutral_frame
 from ._track import N_LANDMARKS, FaceTrack
 
-__all__ = [
-    "is_ravdess_neutral_reference",
-    "neutral_reference_landmarks",
-    "ravdess_neutral_reference",
-]
+__all__ = ["neutral_reference_landmarks"]
+
+_default_resolver: Callable[[str], Any] | None = None
 
 
-def ravdess_neutral_reference(path: str | os.PathLike[str]) -> Path:
-    """The clip whose face calibrates a RAVDESS clip: its actor's neutral, repetition 1.
+def _set_default_reference_resolver(resolver: Callable[[str], Any]) -> None:
+    """Install the resolver that ``reference_resolver=None`` stands for."""
+    global _default_resolver
+    _default_resolver = resolver
 
-    The paper normalises each clip's key-point distances by those of the most neutral
-    frame of the first repetition of the same actor's neutral clip of the same
-    statement. Only the clip's file name is read (actor, statement, modality, vocal
-    channel, extension); its emotion is not used.
 
-    Parameters
-    ----------
-    path : str or path-like
-        A RAVDESS-named clip (video or OpenFace CSV).
+def _default_reference_resolver() -> Callable[[str], Any]:
+    """The resolver the face features use when ``reference_resolver`` is None.
+
+    It is installed when :mod:`skemotion` is imported: the RAVDESS lookup,
+    :class:`skemotion.datasets.RavdessNeutralReference`.
 
     Returns
     -------
-    reference : Path
-        The neutral clip's path in the same folder (which need not exist).
+    resolver : callable
+        Maps a clip's path to the path of its neutral reference clip.
     """
-    clip = Path(path)
-    name = parse_ravdess_name(clip)
-    reference = type(name)(
-        modality=name.modality,
-        vocal_channel=name.vocal_channel,
-        emotion="neutral",
-        intensity="normal",
-        statement=name.statement,
-        repetition=1,
-        actor=name.actor,
-    )
-    return clip.with_name(reference.to_name(clip.suffix))
-
-
-def is_ravdess_neutral_reference(paths: Iterable[str | os.PathLike[str]]) -> np.ndarray:
-    """Which clips are themselves a neutral reference (calibration) recording.
-
-    Each actor's neutral clip of repetition 1 calibrates that actor's clips of the same
-    statement (:func:`ravdess_neutral_reference`), so it is also a clip of the data set:
-    2 of each actor's 60 speech clips. Normalised by itself, the most neutral frame of
-    such a clip is exactly 1.0 in every key-point distance, which gives its label away.
-    The paper keeps these clips in its test folds; pass this mask to
-    :class:`~skemotion.model_selection.ExcludeFromTest` to leave them out.
-
-    Parameters
-    ----------
-    paths : iterable of str or path-like
-        RAVDESS-named clips (any modality, video, audio or OpenFace CSV).
-
-    Returns
-    -------
-    mask : np.ndarray of bool, shape (n_clips,)
-        True for the reference recordings.
-
-    Raises
-    ------
-    ValueError
-        A path whose name is not a RAVDESS name (the message names it).
-
-    Examples
-    --------
-    >>> is_ravdess_neutral_reference(
-    ...     ["Actor_03/02-01-01-01-02-01-03.mp4", "Actor_03/02-01-01-01-02-02-03.mp4"]
-    ... )
-    array([ True, False])
-    """
-    names = [Path(path) for path in paths]
-    return np.array(
-        [ravdess_neutral_reference(name).name == name.name for name in names], dtype=bool
-    )
+    if _default_resolver is None:  # only if the package root was bypassed
+        raise RuntimeError(
+            "no default neutral-reference resolver is installed; pass reference_resolver="
+        )
+    return _default_resolver
 
 
 def neutral_reference_landmarks(track: FaceTrack, *, use_3d: bool = False) -> np.ndarray:

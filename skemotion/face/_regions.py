@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._features import _FaceTransformer
+from ._features import _ClipTransformer
 from ._landmarks import FaceLandmarks
 from ._track import FaceTrack
 
@@ -82,7 +82,7 @@ def crop_patch(
     return cv2.resize(patch, (size[1], size[0]), interpolation=interpolation)
 
 
-class FaceRegions(_FaceTransformer):
+class FaceRegions(_ClipTransformer):
     """Face, eye or mouth image patches per frame, normalised for an ImageNet model.
 
     The paper's image inputs: ``"face"``, the centre square of the frame (720 x 720
@@ -119,7 +119,7 @@ class FaceRegions(_FaceTransformer):
     """
 
     _parameter_constraints: dict[str, list[Any]] = {
-        **_FaceTransformer._parameter_constraints,
+        **_ClipTransformer._parameter_constraints,
         "region": [StrOptions(set(REGION_SIZES))],
         "normalize": ["boolean"],
         "reference_height": [Interval(Integral, 1, None, closed="left")],
@@ -211,8 +211,3 @@ class FaceRegions(_FaceTransformer):
                     f"{prefix}_{channel}_{y}_{x}" for y in range(height) for x in range(width)
                 )
         return names
-
-    def _compute(
-        self, clips: list[Any], tracks: list[FaceTrack | None], table: Any
-    ) -> list[np.ndarray]:
-        raise NotImplementedError  # transform is overridden

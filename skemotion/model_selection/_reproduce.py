@@ -562,7 +562,7 @@ def _actor_cv(corpus: pd.DataFrame, settings: ReproduceSettings) -> Any:
     else:
         cv = GroupKFold(n_splits=min(5, len(actors)))
     if settings.exclude_reference_clips:
-        from ..face import is_ravdess_neutral_reference
+        from ..datasets import is_ravdess_neutral_reference
 
         cv = ExcludeFromTest(cv, is_ravdess_neutral_reference(corpus["audio_path"]))
     return cv

@@ -189,7 +189,7 @@ class ExcludeFromTest(BaseCrossValidator):
     clip of a training actor is trained on as usual, and one of a test actor is neither
     trained on nor tested. Made for the paper's neutral reference recordings, which
     calibrate their actor's key-point distances and are also clips of the data set
-    (:func:`~skemotion.face.is_ravdess_neutral_reference`); by default, as in the paper,
+    (:func:`~skemotion.datasets.is_ravdess_neutral_reference`); by default, as in the paper,
     they are tested like the others. Works wherever a splitter does
     (``cross_val_score(..., groups=actors, cv=...)``, ``GridSearchCV``,
     :func:`evaluate_actor_cv`, which then reports on the tested clips only).
@@ -205,7 +205,7 @@ class ExcludeFromTest(BaseCrossValidator):
 
     See Also
     --------
-    skemotion.face.is_ravdess_neutral_reference : The mask of the reference recordings.
+    skemotion.datasets.is_ravdess_neutral_reference : The mask of the reference recordings.
 
     Examples
     --------

@@ -1,16 +1,15 @@
 """Every parameter type a public skemotion estimator documents survives save/load.
 
-The estimators are discovered from the subpackages' ``__all__``, and every constructor
+The estimators are discovered from the subpackages' ``__all__``
+(:func:`skemotion._discovery.all_estimators`), and every constructor
 parameter of each must have examples below, one per type its docstring documents: a new
 estimator or parameter fails :func:`test_every_parameter_has_examples` until it gets some.
 """
 
 from __future__ import annotations
 
-import importlib
 import inspect
 import pathlib
-import pkgutil
 import tempfile
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
@@ -19,15 +18,15 @@ import joblib
 import numpy as np
 import pytest
 import torch
-from sklearn.base import BaseEstimator
 from sklearn.compose import make_column_selector
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupKFold, LeaveOneGroupOut, StratifiedKFold
 from sklearn.pipeline import Pipeline, make_pipeline
 
-import skemotion
 from skemotion import load_model, save_model
+from skemotion._discovery import all_estimators
 from skemotion.audio import LogMelSpectrogram
+from skemotion.datasets import RavdessNeutralReference
 from skemotion.embed import PretrainedTIMNet, UnfreezeBackbone
 from skemotion.face import (
     ActionUnitMeans,
@@ -46,22 +45,7 @@ from skemotion.nets import (
 )
 from skemotion.preprocessing import TemporalStandardScaler
 
-
-def _public_estimators() -> dict[str, type]:
-    found: dict[str, type] = {}
-    for module in pkgutil.iter_modules(skemotion.__path__):
-        if module.name.startswith("_") or module.name in ("tests", "cli"):
-            continue
-        package = importlib.import_module(f"skemotion.{module.name}")
-        for name in getattr(package, "__all__", []):
-            obj = getattr(package, name)
-            estimator = hasattr(obj, "fit") and hasattr(obj, "get_params")
-            if inspect.isclass(obj) and (estimator or issubclass(obj, BaseEstimator)):
-                found[name] = obj
-    return found
-
-
-ESTIMATORS = _public_estimators()
+ESTIMATORS = dict(all_estimators())
 
 
 def _track() -> FaceTrack:
@@ -217,6 +201,7 @@ EXAMPLES: dict[str, dict[str, list[Any]]] = {
             },
             None,
         ],
+        "reference_resolver": [RavdessNeutralReference(), None],
         "subject_column": ["speaker"],
         "path_column": ["video_path"],
     },
@@ -224,6 +209,7 @@ EXAMPLES: dict[str, dict[str, list[Any]]] = {
         "landmarks": _LANDMARKS,
         "normalization": ["none"],
         "references": [{1: Path("neutral.mp4"), 2: _track()}, None],
+        "reference_resolver": [RavdessNeutralReference(), None],
         "subject_column": ["speaker"],
         "use_3d": [True, "auto"],
         "path_column": ["video_path"],
@@ -415,6 +401,15 @@ def _cases() -> list[Any]:
             for i, value in enumerate(values):
                 cases.append(pytest.param(name, param, value, id=f"{name}-{param}-{i}"))
     return cases
+
+
+def test_every_estimator_can_be_loaded() -> None:
+    """The load allow-list holds every discovered estimator class."""
+    from skemotion._persistence import _allowed_classes
+
+    allowed = set(_allowed_classes().values())
+    missing = [name for name, cls in ESTIMATORS.items() if cls not in allowed]
+    assert not missing, f"load_model would refuse {missing}"
 
 
 def test_every_parameter_has_examples() -> None:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -11,7 +12,7 @@ from sklearn.model_selection import GridSearchCV, GroupKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-from skemotion.datasets import RavdessName
+from skemotion.datasets import RavdessName, RavdessNeutralReference, ravdess_neutral_reference
 from skemotion.face import (
     ActionUnits,
     EyeKeyPointDistances,
@@ -23,7 +24,6 @@ from skemotion.face import (
     inter_ocular_distance,
     keypoint_distances,
     most_neutral_frame,
-    ravdess_neutral_reference,
 )
 
 from ._openface_fixture import base_face, write_openface_csv
@@ -150,6 +150,46 @@ def test_reference_among_the_clips_is_extracted_once(corpus, monkeypatch):
     calls.clear()
     KeyPointDistances(_openface(), use_3d=False).fit_transform([happy, sad])
     assert sorted(calls) == sorted(map(str, (happy, sad, neutral)))
+
+
+def test_another_corpus_brings_its_own_reference_resolver(corpus, tmp_path):
+    """A resolver replaces the RAVDESS lookup; names it does not know are never parsed."""
+    happy = tmp_path / "speaker_a" / "take_happy.csv"
+    calm = tmp_path / "speaker_a" / "take_calm.csv"
+    happy.parent.mkdir()
+    happy.write_bytes(corpus[(7, "happy")].read_bytes())
+    calm.write_bytes(corpus[(8, "neutral")].read_bytes())
+
+    seen: list[str] = []
+
+    def calibration_take(path):
+        seen.append(path)
+        return Path(path).with_name("take_calm.csv")
+
+    kpd = KeyPointDistances(_openface(), use_3d=False, reference_resolver=calibration_take)
+    out = kpd.fit_transform([str(happy)])
+    assert seen == [str(happy)]
+    (track, calibration) = _openface().extract([happy, calm])
+    expected = (
+        keypoint_distances(track.landmarks_2d)
+        / keypoint_distances(calibration.landmarks_2d)[most_neutral_frame(calibration)]
+    )
+    np.testing.assert_allclose(out[0], expected, rtol=1e-5)
+    # Without a subject(path) method, references= needs the subject column.
+    kpd.set_params(references={"a": str(calm)})
+    with pytest.raises(ValueError, match="cannot tell whose face"):
+        kpd.fit_transform([str(happy)])
+
+
+def test_default_resolver_is_the_ravdess_lookup(corpus):
+    neutral, happy = corpus[(7, "neutral")], corpus[(7, "happy")]
+    default = KeyPointDistances(_openface(), use_3d=False).fit_transform([happy])
+    explicit = KeyPointDistances(
+        _openface(), use_3d=False, reference_resolver=RavdessNeutralReference()
+    ).fit_transform([happy])
+    np.testing.assert_array_equal(default, explicit)
+    assert RavdessNeutralReference()(happy) == neutral
+    assert RavdessNeutralReference().subject(happy) == 7
 
 
 def test_missing_reference_names_the_clip(tmp_path):

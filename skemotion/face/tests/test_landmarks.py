@@ -120,6 +120,13 @@ def test_kpd_from_video_with_its_neutral_reference(clips):
     np.testing.assert_allclose(out[0, most_neutral_frame(track)], 1.0, rtol=1e-5)
 
 
+def test_face_regions_inherits_no_track_feature_hooks():
+    # It reads the videos' pixels, so the hooks that compute features from FaceTrack
+    # objects (which it refuses) are not part of it.
+    assert not hasattr(FaceRegions, "_compute")
+    assert not hasattr(FaceRegions, "_tracks")
+
+
 @pytest.mark.parametrize(
     ("region", "shape"),
     [("face", (3, 224, 224)), ("eyes", (2, 3, 128, 128)), ("mouth", (3, 110, 180))],

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from skemotion.datasets import load_ravdess
+from skemotion.datasets import load_ravdess, ravdess_neutral_reference
 from skemotion.face import (
     OPENFACE_CONFIDENCE_THRESHOLD,
     ActionUnits,
@@ -20,7 +20,6 @@ from skemotion.face import (
     find_openface_csv,
     landmark_backend_for,
     most_neutral_frame,
-    ravdess_neutral_reference,
     read_openface_csv,
 )
 

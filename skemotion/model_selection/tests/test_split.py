@@ -155,7 +155,7 @@ def design() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def test_reference_mask_marks_two_neutral_clips_per_actor(design):
-    from skemotion.face import is_ravdess_neutral_reference
+    from skemotion.datasets import is_ravdess_neutral_reference
 
     paths, emotions, actors = design
     mask = is_ravdess_neutral_reference(paths)
@@ -168,7 +168,7 @@ def test_reference_mask_marks_two_neutral_clips_per_actor(design):
 
 
 def test_exclude_from_test_keeps_the_clips_in_training(design):
-    from skemotion.face import is_ravdess_neutral_reference
+    from skemotion.datasets import is_ravdess_neutral_reference
     from skemotion.model_selection import ExcludeFromTest
 
     paths, _, actors = design
@@ -192,7 +192,7 @@ def test_exclude_from_test_keeps_the_clips_in_training(design):
 def test_exclude_from_test_in_cross_val_score_and_grid_search(design):
     from sklearn.model_selection import GridSearchCV
 
-    from skemotion.face import is_ravdess_neutral_reference
+    from skemotion.datasets import is_ravdess_neutral_reference
     from skemotion.model_selection import ExcludeFromTest
 
     paths, emotions, actors = design
