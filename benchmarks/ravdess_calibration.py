@@ -263,7 +263,9 @@ def _run_folds(args: argparse.Namespace, X, y, groups, table, splits) -> None:
         return
     print(f"training {len(todo)} speech network(s): {todo}", file=sys.stderr)
     jobs = (
-        delayed(_speech_fold)(X, y, groups, table, *splits[fold], seed, args.epochs, args.batching)
+        delayed(_speech_fold)(
+            X, y, groups, table, *splits[fold], seed, args.epochs, _network_params(args)
+        )
         for seed, fold in todo
     )
     # Each result is written as it arrives, so a stopped run keeps its finished folds.
