@@ -27,9 +27,9 @@ def _install_defaults() -> None:
     # never import a corpus; the package root, which sees both, installs RAVDESS's as
     # the default their reference_resolver=None stands for.
     from .datasets import RavdessNeutralReference
-    from .face._reference import _set_default_reference_resolver
+    from .face import set_default_reference_resolver
 
-    _set_default_reference_resolver(RavdessNeutralReference())
+    set_default_reference_resolver(RavdessNeutralReference())
 
 
 _install_defaults()

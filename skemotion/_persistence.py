@@ -65,12 +65,12 @@ def _allowed_classes() -> dict[str, type]:
     from .embed import PretrainedTIMNet, UnfreezeBackbone
     from .model_selection import ExcludeFromTest, RavdessActorFolds
     from .nets import (
+        ArrayBatchLoader,
         FusionTIMNet,
         GroupedValidSplit,
         RestoreBestCheckpoint,
         TIMNet,
     )
-    from .nets._data import ArrayBatchLoader
 
     classes: list[type] = [
         Pipeline,
@@ -116,7 +116,7 @@ def _qualname(cls: type) -> str:
 
 def _pretrained_classes() -> dict[str, type]:
     """transformers backbones stored by configuration and weights (no code, no pickle)."""
-    from .embed._hub import BACKBONE_KINDS
+    from .embed import BACKBONE_KINDS
 
     transformers = import_optional("transformers", extra="embed", needed_for="Pretrained embedders")
     classes = [getattr(transformers, name) for name, _ in BACKBONE_KINDS.values()]

@@ -34,8 +34,7 @@ from torch import Tensor, nn
 from .. import __version__
 from ..compose import ModalityUnion
 from ..exceptions import NotASkemotionModelError
-from ..nets import FusionClassifier, FusionTIMNet, TIMNet, TIMNetClassifier
-from ..nets._fusion import SINGLE_MODALITY
+from ..nets import SINGLE_MODALITY, FusionClassifier, FusionTIMNet, TIMNet, TIMNetClassifier
 from ..preprocessing import SubjectNormalizer, TemporalStandardScaler
 from ..utils._optional import import_optional
 

@@ -36,7 +36,11 @@ from ._openface import (
     read_openface_csv,
 )
 from ._pose import FACE_MODEL_3D, estimate_head_pose, rotation_to_euler
-from ._reference import neutral_reference_landmarks
+from ._reference import (
+    default_reference_resolver,
+    neutral_reference_landmarks,
+    set_default_reference_resolver,
+)
 from ._regions import IMAGENET_MEAN, IMAGENET_STD, REGION_SIZES, FaceRegions, crop_patch
 from ._track import (
     ACTION_UNIT_NAMES,
@@ -90,6 +94,7 @@ __all__ = [
     "VideoInfo",
     "crop_patch",
     "default_cache_dir",
+    "default_reference_resolver",
     "estimate_head_pose",
     "extract_dlib_track",
     "eye_keypoint_distances",
@@ -107,6 +112,7 @@ __all__ = [
     "read_openface_csv",
     "rotation_to_euler",
     "select_frames",
+    "set_default_reference_resolver",
     "shape_predictor_path",
     "track_face_landmarks",
     "video_info",

@@ -23,7 +23,7 @@ from ._geometry import (
     most_neutral_frame,
 )
 from ._landmarks import FaceLandmarks
-from ._reference import _default_reference_resolver
+from ._reference import default_reference_resolver
 from ._track import ACTION_UNIT_NAMES, AU_INTENSITY_NAMES, HEAD_POSE_NAMES, FaceTrack
 
 __all__ = [
@@ -266,7 +266,7 @@ class _CalibratedDistances(_FaceTransformer):
 
     def _resolver(self) -> Callable[[str], Any]:
         if self.reference_resolver is None:
-            return _default_reference_resolver()
+            return default_reference_resolver()
         return self.reference_resolver
 
     def _subject(self, clip: Any, position: int, frame: Any) -> Any:

@@ -16,18 +16,33 @@ import numpy as np
 from ._geometry import most_neutral_frame
 from ._track import N_LANDMARKS, FaceTrack
 
-__all__ = ["neutral_reference_landmarks"]
+__all__ = [
+    "default_reference_resolver",
+    "neutral_reference_landmarks",
+    "set_default_reference_resolver",
+]
 
 _default_resolver: Callable[[str], Any] | None = None
 
 
-def _set_default_reference_resolver(resolver: Callable[[str], Any]) -> None:
-    """Install the resolver that ``reference_resolver=None`` stands for."""
+def set_default_reference_resolver(resolver: Callable[[str], Any]) -> None:
+    """Install the resolver that the face features' ``reference_resolver=None`` stands for.
+
+    :mod:`skemotion` installs the RAVDESS lookup
+    (:class:`skemotion.datasets.RavdessNeutralReference`) when it is imported; a project
+    whose corpus names its neutral reference clips otherwise can install its own once
+    instead of passing ``reference_resolver=`` to every feature.
+
+    Parameters
+    ----------
+    resolver : callable
+        Maps a clip's path to the path of its neutral reference clip.
+    """
     global _default_resolver
     _default_resolver = resolver
 
 
-def _default_reference_resolver() -> Callable[[str], Any]:
+def default_reference_resolver() -> Callable[[str], Any]:
     """The resolver the face features use when ``reference_resolver`` is None.
 
     It is installed when :mod:`skemotion` is imported: the RAVDESS lookup,

@@ -16,13 +16,14 @@ from ._callbacks import (
 from ._classifier import PAPER_HYPERPARAMETERS, TIMNetBinaryClassifier, TIMNetClassifier
 from ._data import ArrayBatchLoader, SubjectBatchLoader
 from ._functional import causal_conv_bn_relu, causal_conv_bn_relu_reference
-from ._fusion import FusionClassifier, FusionTIMNet
+from ._fusion import SINGLE_MODALITY, FusionClassifier, FusionTIMNet
 from ._stacked import StackedAdam, StackedTIMNet, fit_stacked, stacking_unsupported_reason
 from ._timnet import TemporalAwareBlock, TIMNet
 
 __all__ = [
     "LR_SCHEDULES",
     "PAPER_HYPERPARAMETERS",
+    "SINGLE_MODALITY",
     "ArrayBatchLoader",
     "FusionClassifier",
     "FusionTIMNet",

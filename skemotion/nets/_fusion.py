@@ -17,7 +17,7 @@ from torch import Tensor, nn
 from ._classifier import PAPER_HYPERPARAMETERS, TIMNetClassifier
 from ._timnet import TIMNet
 
-__all__ = ["FusionClassifier", "FusionTIMNet"]
+__all__ = ["SINGLE_MODALITY", "FusionClassifier", "FusionTIMNet"]
 
 SINGLE_MODALITY = "x"
 """Name given to a plain array passed to :class:`FusionClassifier` (one modality)."""
