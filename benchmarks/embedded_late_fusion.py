@@ -37,12 +37,8 @@ from skorch.helper import SliceDict
 
 from skemotion.compose import LateFusionClassifier
 from skemotion.datasets import load_ravdess_audiovisual
-from skemotion.model_selection import (
-    ActorCVReport,
-    RavdessActorFolds,
-    ReproduceSettings,
-    evaluate_actor_cv,
-)
+from skemotion.model_selection import ActorCVReport, RavdessActorFolds, evaluate_actor_cv
+from skemotion.paper import ReproduceSettings
 
 CELLS = {
     "speech alone (LMS)": "none__lms",

@@ -23,7 +23,9 @@ import sys
 import time
 from pathlib import Path
 
-PAPER_LMS_ACCURACY = 65.6
+from skemotion.paper import FEATURES
+
+PAPER_LMS_ACCURACY = FEATURES["lms"].accuracy
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ravdess" / "speech"
 
 

@@ -22,16 +22,13 @@ from pathlib import Path
 from typing import Any
 
 from . import EMOTIONS, __version__
+from .paper import FEATURES, PAPER_HYPERPARAMETERS
 
 __all__ = [
     "CLIPS_PER_ACTOR",
     "EMBEDDED_DEFAULT_EPOCHS",
     "EMBEDDED_N_ACTORS",
     "PAPER_EPOCHS",
-    "PAPER_KPD_ACCURACY",
-    "PAPER_KPD_BINARY_MACRO_F1",
-    "PAPER_LMS_ACCURACY",
-    "PAPER_LMS_BINARY_MACRO_F1",
     "QUICK_EPOCHS",
     "QUICK_N_ACTORS",
     "main",
@@ -41,7 +38,7 @@ EMBEDDED_DEFAULT_EPOCHS = 30
 """Training epochs of ``skemotion evaluate`` on the embedded corpus, sized so that the five
 folds finish in under 10 minutes on 2 CPU cores."""
 
-PAPER_EPOCHS = 100
+PAPER_EPOCHS = PAPER_HYPERPARAMETERS[("lms", "multiclass")]["max_epochs"]
 """The paper's epochs for log-mel spectrograms (its Table 3); the default on real data."""
 
 EMBEDDED_N_ACTORS = 24
@@ -59,38 +56,6 @@ QUICK_EPOCHS = 2
 QUICK_NET: dict[str, Any] = {"filters": 16, "n_scales": 3}
 """A smaller TIM-Net for ``--quick`` smoke runs."""
 
-PAPER_LMS_ACCURACY = 0.656
-"""The paper's 8-class accuracy for log-mel spectrograms on RAVDESS speech (Table 2)."""
-
-PAPER_LMS_BINARY_MACRO_F1: dict[str, float] = {
-    "neutral": 0.70,
-    "calm": 0.83,
-    "happy": 0.79,
-    "sad": 0.68,
-    "angry": 0.83,
-    "fearful": 0.76,
-    "disgust": 0.85,
-    "surprised": 0.81,
-}
-"""The paper's Table 1 for log-mel spectrograms: macro-F1 of a separate binary (emotion vs
-rest) model per emotion. Not the same metric as the one-vs-rest F1 of an 8-class model, which
-is usually lower; shown beside it for orientation only."""
-
-PAPER_KPD_ACCURACY = 0.6713
-"""The paper's 8-class accuracy for face key-point distances on RAVDESS video (Table 2)."""
-
-PAPER_KPD_BINARY_MACRO_F1: dict[str, float] = {
-    "neutral": 0.79,
-    "calm": 0.82,
-    "happy": 0.89,
-    "sad": 0.76,
-    "angry": 0.78,
-    "fearful": 0.73,
-    "disgust": 0.85,
-    "surprised": 0.67,
-}
-"""The paper's Table 1 for face key-point distances (binary macro-F1 per emotion)."""
-
 _PAPER_F1_LABEL = "paper, binary macro-F1"
 _SPEECH_TITLE = "Speech: log-mel spectrogram + TIM-Net"
 _FACE_TITLE = "Face: key-point distances + TIM-Net"
@@ -100,15 +65,13 @@ _FEATURES: dict[str, dict[str, Any]] = {
     "lms": {
         "modality": "audio-only",
         "title": _SPEECH_TITLE,
-        "accuracy": PAPER_LMS_ACCURACY,
-        "f1": PAPER_LMS_BINARY_MACRO_F1,
+        "paper": FEATURES["lms"],
         "name": "log-mel + TIM-Net",
     },
     "kpd": {
         "modality": "video-only",
         "title": _FACE_TITLE,
-        "accuracy": PAPER_KPD_ACCURACY,
-        "f1": PAPER_KPD_BINARY_MACRO_F1,
+        "paper": FEATURES["kpd"],
         "name": "face key-point distances + TIM-Net",
     },
 }
@@ -584,8 +547,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     else:
         title = f"{feature['title']}, RAVDESS"
         reference = {
-            "reference_accuracy": feature["accuracy"],
-            "reference": feature["f1"],
+            "reference_accuracy": feature["paper"].accuracy / 100,
+            "reference": feature["paper"].binary_macro_f1,
             "reference_label": _PAPER_F1_LABEL,
         }
     paths = report.save(args.output, title=title, **reference)
@@ -806,7 +769,7 @@ def _reproduction_corpus(args: argparse.Namespace, output: Path, n_actors: int |
 
 def _reproduce(args: argparse.Namespace) -> int:
     from .exceptions import StaleResultsError
-    from .model_selection import ReproduceSettings, reproduce_table1, reproduce_table2
+    from .paper import ReproduceSettings, reproduce_table1, reproduce_table2
 
     output = args.output or Path(f"skemotion-{args.table}")
     if output.exists() and not output.is_dir():

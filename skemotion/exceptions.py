@@ -12,7 +12,7 @@ class NotASkemotionModelError(ValueError):
 class StaleResultsError(ValueError):
     """An output folder holds results of another run: other data, settings or code.
 
-    Raised by :func:`skemotion.model_selection.reproduce_table2` (and ``table1``) before
+    Raised by :func:`skemotion.paper.reproduce_table2` (and ``table1``) before
     anything is computed, rather than mixing, reusing or silently replacing those results.
 
     Parameters

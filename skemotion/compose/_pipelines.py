@@ -19,6 +19,7 @@ from ..face import (
     KeyPointDistances,
 )
 from ..nets import FusionClassifier, TIMNetClassifier
+from ..paper import FEATURES, network_settings
 from ..preprocessing import SubjectNormalizer, TemporalStandardScaler
 from ._union import ModalityUnion
 
@@ -31,14 +32,15 @@ __all__ = [
 ]
 
 FUSION_MODALITIES: dict[str, str] = {
-    "lms": "log-mel spectrogram of the audio (88 x 24)",
-    "kpd": "face key-point distances (88 x 780)",
-    "eyes_kpd": "eye key-point distances and gaze (88 x 179 OpenFace, 88 x 75 dlib)",
-    "au": "OpenFace action units (88 x 35; needs the openface landmark backend)",
-    "head_pose": "head pose: pitch, yaw, roll, Tx, Ty, Tz (88 x 6)",
+    name: FEATURES[name].description for name in ("lms", "kpd", "eyes_kpd", "au", "head_pose")
 }
 """Modalities :func:`make_fusion_pipeline` builds by name; any other transformer composes
 through :class:`ModalityUnion` directly (Wav2Vec2 and ResNet embedders, for instance)."""
+
+# Table 3's rows the ready-made pipelines default to (the paper package is their one home).
+_LMS = network_settings(["lms"])
+_KPD = network_settings(["kpd"])
+_FUSION = network_settings(["lms", "kpd"])
 
 
 def _subject_normalized(
@@ -93,11 +95,11 @@ def _timnet(
 
 def make_speech_pipeline(
     *,
-    max_epochs: int = 100,
-    lr: float = 1e-3,
-    batch_size: int = 64,
-    n_scales: int = 7,
-    filters: int = 64,
+    max_epochs: int = _LMS["max_epochs"],
+    lr: float = _LMS["lr"],
+    batch_size: int = _LMS["batch_size"],
+    n_scales: int = _LMS["n_scales"],
+    filters: int = _LMS["filters"],
     n_layers: int = 3,
     random_state: int | None = None,
     n_jobs: int | None = None,
@@ -184,11 +186,11 @@ def make_face_pipeline(
     *,
     landmarks: FaceLandmarks | None = None,
     normalization: str = "neutral_reference",
-    max_epochs: int = 100,
-    lr: float = 5e-4,
-    batch_size: int = 64,
-    n_scales: int = 7,
-    filters: int = 64,
+    max_epochs: int = _KPD["max_epochs"],
+    lr: float = _KPD["lr"],
+    batch_size: int = _KPD["batch_size"],
+    n_scales: int = _KPD["n_scales"],
+    filters: int = _KPD["filters"],
     n_layers: int = 3,
     random_state: int | None = None,
     verbose: int = 0,
@@ -318,11 +320,11 @@ def make_fusion_pipeline(
     modalities: tuple[str, ...] | list[str] = ("lms", "kpd"),
     *,
     landmarks: FaceLandmarks | None = None,
-    max_epochs: int = 100,
-    lr: float = 2e-3,
-    batch_size: int = 64,
-    n_scales: int | dict[str, int] = 7,
-    filters: int | dict[str, int] = 64,
+    max_epochs: int = _FUSION["max_epochs"],
+    lr: float = _FUSION["lr"],
+    batch_size: int = _FUSION["batch_size"],
+    n_scales: int | dict[str, int] = _FUSION["n_scales"],
+    filters: int | dict[str, int] | None = None,
     n_layers: int = 3,
     random_state: int | None = None,
     n_jobs: int | None = None,
@@ -347,7 +349,7 @@ def make_fusion_pipeline(
     ``"fusion"``
         :class:`~skemotion.nets.FusionClassifier`: one TIM-Net per modality, concatenated
         vectors, a 3-layer MLP. Defaults are Table 3's "LMS + ..." settings (lr 2e-3,
-        batch 64, 100 epochs, 7 scales, 64 filters).
+        batch 64, 100 epochs, 7 scales, 64 filters, 32 with eyes KPD).
 
     Grid searches address ``features__kpd__normalization``, ``features__kpd`` (set it to
     ``"drop"`` together with ``scaler__kpd`` to remove the modality),
@@ -363,7 +365,8 @@ def make_fusion_pipeline(
         (embedded dlib), except for ``"au"``, which needs ``FaceLandmarks("openface")``.
     max_epochs, lr, batch_size : training settings of the classifier.
     n_scales, filters : int or {modality: int}
-        Per-branch TIM-Net shape (``module__`` parameters).
+        Per-branch TIM-Net shape (``module__`` parameters). ``filters=None`` is the
+        paper's for these modalities: 32 for LMS + eyes KPD, 64 otherwise (Table 3).
     n_layers : int
         Convolution layers per temporal-aware block.
     random_state : int or None
@@ -421,6 +424,9 @@ def make_fusion_pipeline(
             )
             for extractor in extractors
         ]
+    if filters is None:
+        paper = all(name in FEATURES for name in names)
+        filters = network_settings(names)["filters"] if paper else _FUSION["filters"]
     scalers = [(name, TemporalStandardScaler(), name) for name in names]
     classifier = FusionClassifier(
         max_epochs=max_epochs,

@@ -13,7 +13,7 @@ from ._callbacks import (
     RestoreBestCheckpoint,
     lr_factor,
 )
-from ._classifier import PAPER_HYPERPARAMETERS, TIMNetBinaryClassifier, TIMNetClassifier
+from ._classifier import TIMNetBinaryClassifier, TIMNetClassifier
 from ._data import ArrayBatchLoader, SubjectBatchLoader
 from ._functional import causal_conv_bn_relu, causal_conv_bn_relu_reference
 from ._fusion import SINGLE_MODALITY, FusionClassifier, FusionTIMNet
@@ -22,7 +22,6 @@ from ._timnet import TemporalAwareBlock, TIMNet
 
 __all__ = [
     "LR_SCHEDULES",
-    "PAPER_HYPERPARAMETERS",
     "SINGLE_MODALITY",
     "ArrayBatchLoader",
     "FusionClassifier",

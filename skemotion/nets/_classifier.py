@@ -18,6 +18,7 @@ from skorch.callbacks import EpochScoring
 from torch import nn
 from torch.utils.data import Dataset
 
+from ..paper import PAPER_HYPERPARAMETERS
 from ._batchnorm import PreciseBatchNorm
 from ._callbacks import (
     LR_SCHEDULES,
@@ -29,38 +30,9 @@ from ._data import ArrayBatchLoader, SubjectBatchLoader
 from ._timnet import TIMNet
 
 __all__ = [
-    "PAPER_HYPERPARAMETERS",
     "TIMNetBinaryClassifier",
     "TIMNetClassifier",
 ]
-
-PAPER_HYPERPARAMETERS: dict[tuple[str, str], dict[str, Any]] = {
-    ("wav2vec2", "multiclass"): {"lr": 5e-5, "batch_size": 16, "max_epochs": 100, "n_scales": 8},
-    ("wav2vec2", "binary"): {"lr": 5e-5, "batch_size": 16, "max_epochs": 100, "n_scales": 8},
-    ("lms", "multiclass"): {"lr": 1e-3, "batch_size": 64, "max_epochs": 100, "n_scales": 7},
-    ("lms", "binary"): {"lr": 1e-3, "batch_size": 64, "max_epochs": 100, "n_scales": 7},
-    ("resnet", "multiclass"): {"lr": 2e-4, "batch_size": 8, "max_epochs": 60, "n_scales": 5},
-    ("resnet", "binary"): {"lr": 2e-4, "batch_size": 8, "max_epochs": 60, "n_scales": 5},
-    ("kpd", "multiclass"): {"lr": 5e-4, "batch_size": 64, "max_epochs": 100, "n_scales": 7},
-    ("kpd", "binary"): {"lr": 2e-4, "batch_size": 64, "max_epochs": 100, "n_scales": 7},
-    ("au", "multiclass"): {"lr": 2e-4, "batch_size": 64, "max_epochs": 40, "n_scales": 7},
-    ("au", "binary"): {"lr": 2e-4, "batch_size": 64, "max_epochs": 40, "n_scales": 7},
-    ("fusion_wav2vec2", "multiclass"): {
-        "lr": 1e-4,
-        "batch_size": 64,
-        "max_epochs": 100,
-        "n_scales": 7,
-    },
-    ("fusion_lms", "multiclass"): {"lr": 2e-3, "batch_size": 64, "max_epochs": 100, "n_scales": 7},
-}
-"""Table 3 of the paper: learning rate, batch size, epochs and scales per feature and task.
-
-Keys are ``(feature, task)``: feature one of ``"lms"``, ``"wav2vec2"`` (base and large),
-``"resnet"`` (face, mouth, eyes), ``"kpd"`` (face and eyes key-point distances), ``"au"``,
-``"fusion_lms"`` / ``"fusion_wav2vec2"`` (multimodal models whose speech branch is that
-feature); task ``"multiclass"`` or ``"binary"``. All runs use 64 filters except the
-multiclass eyes ResNet and LMS + eyes KPD runs (32).
-"""
 
 _DEFAULT_KWARGS: dict[str, Any] = {
     "iterator_train": ArrayBatchLoader,

@@ -14,7 +14,8 @@ from sklearn.utils.validation import check_is_fitted
 from skorch.helper import SliceDict
 from torch import Tensor, nn
 
-from ._classifier import PAPER_HYPERPARAMETERS, TIMNetClassifier
+from ..paper import PAPER_HYPERPARAMETERS
+from ._classifier import TIMNetClassifier
 from ._timnet import TIMNet
 
 __all__ = ["SINGLE_MODALITY", "FusionClassifier", "FusionTIMNet"]

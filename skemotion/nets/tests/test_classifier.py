@@ -13,11 +13,11 @@ from sklearn.model_selection import GridSearchCV, GroupKFold, cross_val_score
 
 from skemotion import load_model, save_model
 from skemotion.nets import (
-    PAPER_HYPERPARAMETERS,
     GroupedValidSplit,
     TIMNetBinaryClassifier,
     TIMNetClassifier,
 )
+from skemotion.paper import PAPER_HYPERPARAMETERS
 
 SMALL: dict[str, Any] = {"module__filters": 8, "module__n_scales": 3, "batch_size": 16, "lr": 1e-2}
 

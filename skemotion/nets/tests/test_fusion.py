@@ -13,12 +13,12 @@ from sklearn.model_selection import GridSearchCV, GroupKFold, cross_val_score
 from skorch.helper import SliceDict
 
 from skemotion.nets import (
-    PAPER_HYPERPARAMETERS,
     FusionClassifier,
     FusionTIMNet,
     GroupedValidSplit,
     TIMNetClassifier,
 )
+from skemotion.paper import PAPER_HYPERPARAMETERS
 
 SMALL: dict[str, Any] = {
     "module__filters": 8,

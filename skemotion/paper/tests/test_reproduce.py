@@ -13,14 +13,13 @@ from skemotion import __version__
 from skemotion.cli import main
 from skemotion.datasets import load_ravdess_audiovisual
 from skemotion.exceptions import StaleResultsError
-from skemotion.model_selection import (
+from skemotion.model_selection import ActorCVReport, fuse_reports
+from skemotion.paper import (
     PAPER_TABLE2,
     TABLE2_COLUMNS,
     TABLE2_ROWS,
-    ActorCVReport,
     ReproduceSettings,
     _reproduce,
-    fuse_reports,
     reproduce_table1,
     reproduce_table2,
 )

@@ -19,120 +19,25 @@ from sklearn.pipeline import Pipeline
 
 from .. import EMOTIONS, __version__
 from ..exceptions import StaleResultsError
+from ..model_selection import (
+    PAPER_ACTOR_FOLDS,
+    ActorCVReport,
+    ExcludeFromTest,
+    RavdessActorFolds,
+    evaluate_actor_cv,
+)
 from ..utils._io import atomic_write, file_digest
-from ._evaluate import ActorCVReport, evaluate_actor_cv
-from ._split import PAPER_ACTOR_FOLDS, ExcludeFromTest, RavdessActorFolds
+from ._features import FEATURES, TABLE1_FEATURES
+from ._tables import PAPER_TABLE1, PAPER_TABLE2, TABLE2_COLUMNS, TABLE2_ROWS, network_settings
 
 __all__ = [
-    "PAPER_TABLE1",
-    "PAPER_TABLE2",
-    "TABLE1_FEATURES",
-    "TABLE2_COLUMNS",
-    "TABLE2_ROWS",
     "ReproduceSettings",
     "reproduce_table1",
     "reproduce_table2",
 ]
 
-# -- the paper's numbers ------------------------------------------------------------------
-
-_TABLE1_EMOTION_ORDER = (
-    "angry",
-    "calm",
-    "disgust",
-    "fearful",
-    "happy",
-    "neutral",
-    "sad",
-    "surprised",
-)
-
-PAPER_TABLE1: dict[str, dict[str, float]] = {
-    feature: dict(zip(_TABLE1_EMOTION_ORDER, values, strict=True))
-    for feature, values in {
-        "LMS": (0.83, 0.83, 0.85, 0.76, 0.79, 0.70, 0.68, 0.81),
-        "Wav2Vec2-B": (0.91, 0.88, 0.93, 0.87, 0.85, 0.82, 0.75, 0.88),
-        "Face ResNet": (0.81, 0.82, 0.84, 0.76, 0.90, 0.75, 0.75, 0.70),
-        "Face KPD": (0.78, 0.82, 0.85, 0.73, 0.89, 0.79, 0.76, 0.67),
-        "Face AU": (0.77, 0.78, 0.79, 0.67, 0.87, 0.63, 0.62, 0.63),
-        "Eyes ResNet": (0.68, 0.72, 0.77, 0.75, 0.75, 0.68, 0.69, 0.65),
-        "Eyes KPD": (0.69, 0.69, 0.69, 0.73, 0.73, 0.73, 0.69, 0.59),
-        "Mouth ResNet": (0.80, 0.77, 0.80, 0.67, 0.88, 0.77, 0.63, 0.68),
-        "Head pose": (0.65, 0.65, 0.56, 0.54, 0.55, 0.55, 0.53, 0.53),
-    }.items()
-}
-"""Table 1 of the paper: binary (emotion vs rest) macro-F1 per feature and emotion."""
-
-TABLE2_ROWS: dict[str, tuple[str, ...]] = {
-    "None": (),
-    "Eyes ResNet": ("eyes_resnet",),
-    "Eyes KPD": ("eyes_kpd",),
-    "Mouth ResNet": ("mouth_resnet",),
-    "Eyes + Mouth ResNets": ("eyes_resnet", "mouth_resnet"),
-    "Face ResNet": ("face_resnet",),
-    "Face KPD": ("kpd",),
-    "Face AU": ("au",),
-}
-"""Rows of Table 2: the visual features of each row (``"None"``: speech alone)."""
-
-TABLE2_COLUMNS: dict[str, str | None] = {"None": None, "LMS": "lms", "Wav2Vec2-L": "wav2vec2"}
-"""Columns of Table 2: the speech feature (``"None"``: the visual features alone)."""
-
-PAPER_TABLE2: dict[tuple[str, str], float] = {
-    ("None", "LMS"): 65.60,
-    ("Eyes ResNet", "None"): 53.18,
-    ("Eyes ResNet", "LMS"): 53.18,
-    ("Eyes ResNet", "Wav2Vec2-L"): 82.48,
-    ("Eyes KPD", "None"): 52.35,
-    ("Eyes KPD", "LMS"): 70.30,
-    ("Eyes KPD", "Wav2Vec2-L"): 81.42,
-    ("Mouth ResNet", "None"): 61.58,
-    ("Mouth ResNet", "LMS"): 59.97,
-    ("Mouth ResNet", "Wav2Vec2-L"): 82.04,
-    ("Eyes + Mouth ResNets", "None"): 63.48,
-    ("Eyes + Mouth ResNets", "LMS"): 60.98,
-    ("Eyes + Mouth ResNets", "Wav2Vec2-L"): 83.51,
-    ("Face ResNet", "None"): 71.20,
-    ("Face ResNet", "LMS"): 69.58,
-    ("Face ResNet", "Wav2Vec2-L"): 83.57,
-    ("Face KPD", "None"): 67.13,
-    ("Face KPD", "LMS"): 76.82,
-    ("Face KPD", "Wav2Vec2-L"): 81.63,
-    ("Face AU", "None"): 58.63,
-    ("Face AU", "LMS"): 70.93,
-    ("Face AU", "Wav2Vec2-L"): 81.65,
-}
-"""Table 2 of the paper: 8-class accuracy (%) per visual row and speech column; the
-speech-only LMS figure (65.6) comes from the text. Wav2Vec2-L alone is not reported."""
-
-TABLE1_FEATURES: dict[str, str] = {
-    "LMS": "lms",
-    "Wav2Vec2-B": "wav2vec2",
-    "Face ResNet": "face_resnet",
-    "Face KPD": "kpd",
-    "Face AU": "au",
-    "Eyes ResNet": "eyes_resnet",
-    "Eyes KPD": "eyes_kpd",
-    "Mouth ResNet": "mouth_resnet",
-    "Head pose": "head_pose",
-}
-"""Rows of Table 1 and the feature each uses."""
-
-# Table 3 settings per feature: key into PAPER_HYPERPARAMETERS. Head pose has no row
-# there; it is trained like the other landmark features (KPD).
-_PAPER_FEATURE_KEY = {
-    "lms": "lms",
-    "wav2vec2": "wav2vec2",
-    "face_resnet": "resnet",
-    "eyes_resnet": "resnet",
-    "mouth_resnet": "resnet",
-    "kpd": "kpd",
-    "eyes_kpd": "kpd",
-    "au": "au",
-    "head_pose": "kpd",
-}
 _SPEECH = frozenset({"lms", "wav2vec2"})
-_VISUAL = frozenset(_PAPER_FEATURE_KEY) - _SPEECH
+_VISUAL = frozenset(FEATURES) - _SPEECH
 
 
 # -- settings and feature availability ----------------------------------------------------
@@ -513,21 +418,8 @@ class _FeatureStore:
 
 
 def _classifier_params(features: Sequence[str], task: str, settings: ReproduceSettings) -> dict:
-    from ..nets import PAPER_HYPERPARAMETERS
-
-    if len(features) == 1:
-        key = (_PAPER_FEATURE_KEY[features[0]], task)
-    else:
-        speech = "wav2vec2" if "wav2vec2" in features else "lms"
-        key = (f"fusion_{speech}", task)
-    params = dict(PAPER_HYPERPARAMETERS[key])
-    n_scales = params.pop("n_scales")
-    filters: int | dict[str, int] = 64
-    # The paper's two 32-channel runs: multiclass eyes ResNet and LMS + eyes KPD.
-    if task == "multiclass" and (
-        tuple(features) == ("eyes_resnet",) or set(features) == {"lms", "eyes_kpd"}
-    ):
-        filters = 32
+    params = network_settings(features, task=task)
+    n_scales, filters = params.pop("n_scales"), params.pop("filters")
     if settings.small_net:
         filters, n_scales = 16, 3
     if settings.max_epochs is not None:
