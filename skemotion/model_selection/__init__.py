@@ -1,12 +1,9 @@
 """Actor-grouped cross-validation for speaker-independent evaluation."""
 
-from ._evaluate import (
-    ActorCVReport,
-    describe_protocol,
-    evaluate_actor_cv,
-    evaluate_actor_cv_many,
-)
+from ._evaluate import evaluate_actor_cv, evaluate_actor_cv_many
+from ._extract import extract_stateless_head
 from ._fusion import fuse_posteriors, fuse_reports
+from ._report import ActorCVReport, describe_protocol
 from ._reproduce import (
     PAPER_TABLE1,
     PAPER_TABLE2,
@@ -39,6 +36,7 @@ __all__ = [
     "describe_protocol",
     "evaluate_actor_cv",
     "evaluate_actor_cv_many",
+    "extract_stateless_head",
     "fuse_posteriors",
     "fuse_reports",
     "reproduce_table1",
