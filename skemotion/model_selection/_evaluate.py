@@ -234,8 +234,8 @@ def evaluate_actor_cv(
     Raises
     ------
     ValueError
-        If a split shares an actor between its train and test sets, or the test sets do not
-        partition the clips.
+        If a split shares an actor between its train and test sets, the test sets do not
+        partition the clips, or ``extract_once=True`` finds no stateless leading step.
 
     See Also
     --------
