@@ -10,12 +10,13 @@ actor is ever on both sides of a split.
 
 Feature extraction is the slow part (decoding audio and video, tracking the face) and
 learns nothing: the ``features`` step of :func:`~skemotion.compose.make_fusion_pipeline`
-is stateless (``requires_fit=False``), so ``pipe[0].transform`` gives the same arrays
-whatever the training fold. The script therefore extracts once per value of the
-extraction parameter (here: once per normalization) and searches the learning part,
-``pipe[1:]`` (per-modality standardisation + network), which GridSearchCV refits per fold.
-Searching the whole pipeline on the clip table gives the same scores but extracts every
-clip again for every candidate and fold.
+is stateless (``requires_fit=False``), so it gives the same arrays whatever the training
+fold. :func:`~skemotion.model_selection.extract_stateless_head` runs such leading steps
+once and returns the learning part of the pipeline (per-modality standardisation +
+network), which GridSearchCV refits per fold; the script does that once per value of the
+extraction parameter (here: once per normalization). Searching the whole pipeline on the
+clip table gives the same scores but extracts every clip again for every candidate and
+fold. (:func:`~skemotion.model_selection.evaluate_actor_cv` does the same by default.)
 
 The script writes a small synthetic RAVDESS-like corpus with video (3 actors) so that it
 runs anywhere in a few minutes; pass ``--data`` with a RAVDESS folder holding the speech
@@ -36,6 +37,7 @@ from sklearn.model_selection import GridSearchCV, GroupKFold
 from skemotion.compose import make_fusion_pipeline
 from skemotion.datasets import load_ravdess_audiovisual, make_ravdess_like
 from skemotion.face import FaceLandmarks
+from skemotion.model_selection import extract_stateless_head
 
 
 def main() -> None:
@@ -64,7 +66,7 @@ def main() -> None:
     )
 
     # %%
-    # The network's grid: any parameter of pipe[1:] by its nested name.
+    # The network's grid: any parameter of the learning part by its nested name.
     param_grid = {"fusion__module__filters": [16, 32], "fusion__lr": [1e-3, 2e-3]}
     cv = GroupKFold(n_splits=min(5, n_actors))
 
@@ -74,9 +76,10 @@ def main() -> None:
     results = []
     for normalization in ["neutral_reference", "inter_ocular"]:
         pipe.set_params(features__kpd__normalization=normalization)
-        features = pipe[0].transform(data.frame)  # stateless: no fit, no leakage
+        # The stateless features step, run once on every clip: no fit, no leakage.
+        features, learner = extract_stateless_head(pipe, data.frame)
         print(normalization, {name: array.shape for name, array in features.items()})
-        search = GridSearchCV(pipe[1:], param_grid, cv=cv, n_jobs=args.jobs)
+        search = GridSearchCV(learner, param_grid, cv=cv, n_jobs=args.jobs)
         search.fit(features, data.y, groups=data.groups)
         table = pd.DataFrame(search.cv_results_["params"])
         table.insert(0, "features__kpd__normalization", normalization)

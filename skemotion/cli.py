@@ -404,18 +404,6 @@ def _embedded_corpus(
 # -- commands -------------------------------------------------------------------------------
 
 
-def _stateless_head(pipeline: Any) -> int:
-    """Number of leading steps that learn nothing from data (requires_fit=False)."""
-    from sklearn.utils import get_tags
-
-    n_steps = 0
-    for _, step in pipeline.steps[:-1]:
-        if get_tags(step).requires_fit:
-            break
-        n_steps += 1
-    return n_steps
-
-
 def _evaluate(args: argparse.Namespace) -> int:
     from sklearn.model_selection import GroupKFold
 
@@ -462,8 +450,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         cv = GroupKFold(n_splits=5)
     if args.exclude_reference_clips:
         from .datasets import is_ravdess_neutral_reference
-        from .model_selection import ExcludeFromTest
-        from .model_selection._evaluate import default_actor_cv
+        from .model_selection import ExcludeFromTest, default_actor_cv
 
         if cv is None:
             cv = default_actor_cv(set(data.groups.unique().tolist()))
@@ -494,21 +481,18 @@ def _evaluate(args: argparse.Namespace) -> int:
             subject_normalization=args.subject_norm,
             **(QUICK_NET if args.quick else {}),
         )
-    # Log-mel and key-point features learn nothing from data, so computing them once for
-    # all clips is exactly what each fold would compute, and saves four of five passes over
-    # the media.
-    # Every step that does learn (the scaler, the network) still runs inside the folds.
-    n_stateless = _stateless_head(pipeline)
-    X: Any = data.frame
-    if n_stateless:
-        print(f"Extracting features of {len(X)} clips ...", file=sys.stderr)
-        for _, step in pipeline.steps[:n_stateless]:
-            X = step.transform(X)
+    # Log-mel and key-point features learn nothing from data: evaluate_actor_cv extracts
+    # them once for all clips (extract_once="auto"), the scaler and the network still learn
+    # inside the folds.
+    report = evaluate_actor_cv(
+        pipeline, data.frame, data.y, data.groups, cv=cv, n_jobs=args.n_jobs, verbose=1
+    )
     face_found: dict[str, Any] = {}
     if args.features == "kpd":
         import numpy as np
 
-        # Read back from the landmark cache: how often the face was actually found.
+        # Read back from the landmark cache the evaluation filled: how often the face was
+        # actually found.
         tracks = landmarks.extract(data.frame["path"].tolist())
         success = np.concatenate([t.success for t in tracks if t is not None])
         face_found = {
@@ -520,9 +504,6 @@ def _evaluate(args: argparse.Namespace) -> int:
             "(the others interpolated from their neighbours).",
             file=sys.stderr,
         )
-    report = evaluate_actor_cv(
-        pipeline[n_stateless:], X, data.y, data.groups, cv=cv, n_jobs=args.n_jobs, verbose=1
-    )
 
     report.metadata.update(
         {

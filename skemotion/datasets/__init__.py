@@ -2,6 +2,7 @@
 
 from ._au_means import RECORDING_COLUMNS, load_openface_au_means
 from ._audiovisual import AUDIOVISUAL_COLUMNS, load_ravdess_audiovisual
+from ._corpus import make_ravdess_like, ravdess_design
 from ._face_video import synthesize_face_video
 from ._profiles import EMOTION_PROFILES, STRONG_INTENSITY_GAIN, EmotionProfile, emotion_profile
 from ._ravdess import (
@@ -20,7 +21,7 @@ from ._reference import (
     is_ravdess_neutral_reference,
     ravdess_neutral_reference,
 )
-from ._synthetic import make_ravdess_like, ravdess_design, synthesize_speech
+from ._synthetic import synthesize_speech
 
 __all__ = [
     "AUDIOVISUAL_COLUMNS",

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from ..preprocessing import INDUCTIVE_PROTOCOL
-from ._evaluate import ActorCVReport
+from ._report import ActorCVReport
 
 __all__ = ["fuse_posteriors", "fuse_reports"]
 

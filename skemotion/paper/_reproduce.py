@@ -813,7 +813,7 @@ def _late_fusion(
     trained, no test fold is used for anything but scoring) and set beside the cell's
     early-fusion network. Each fused report is saved under ``cells/<row>__<column>__late``.
     """
-    from ._fusion import fuse_reports
+    from ..model_selection import fuse_reports
 
     done: dict[tuple[str, str], float] = {
         (str(record["row"]), str(record["column"])): float(record["mean"])

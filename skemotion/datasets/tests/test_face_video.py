@@ -18,7 +18,8 @@ from skemotion.datasets import (
     ravdess_design,
     synthesize_face_video,
 )
-from skemotion.datasets._synthetic import _plan_clip, _write_clip
+from skemotion.datasets._corpus import _write_clip
+from skemotion.datasets._synthetic import _plan_clip
 
 av = pytest.importorskip("av")
 pytest.importorskip("cv2")
