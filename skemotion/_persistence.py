@@ -27,7 +27,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from . import __version__
+from ._version import __version__
 from .exceptions import NotASkemotionModelError
 from .utils._io import atomic_write
 from .utils._optional import import_optional

@@ -21,7 +21,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from . import EMOTIONS, __version__
+from ._version import __version__
+from .datasets import EMOTIONS
 from .paper import FEATURES, PAPER_HYPERPARAMETERS
 
 __all__ = [

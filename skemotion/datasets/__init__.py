@@ -6,6 +6,7 @@ from ._corpus import make_ravdess_like, ravdess_design
 from ._face_video import synthesize_face_video
 from ._profiles import EMOTION_PROFILES, STRONG_INTENSITY_GAIN, EmotionProfile, emotion_profile
 from ._ravdess import (
+    EMOTIONS,
     FRAME_COLUMNS,
     INTENSITIES,
     MODALITIES,
@@ -25,6 +26,7 @@ from ._synthetic import synthesize_speech
 
 __all__ = [
     "AUDIOVISUAL_COLUMNS",
+    "EMOTIONS",
     "EMOTION_PROFILES",
     "FRAME_COLUMNS",
     "INTENSITIES",

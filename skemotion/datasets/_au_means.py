@@ -13,8 +13,7 @@ import numpy as np
 import pandas as pd
 from sklearn.utils import Bunch
 
-from .. import EMOTIONS
-from ._ravdess import FRAME_COLUMNS, parse_ravdess_name
+from ._ravdess import EMOTIONS, FRAME_COLUMNS, parse_ravdess_name
 
 __all__ = ["RECORDING_COLUMNS", "load_openface_au_means"]
 

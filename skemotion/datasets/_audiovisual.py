@@ -11,8 +11,7 @@ from typing import Literal
 import pandas as pd
 from sklearn.utils import Bunch
 
-from .. import EMOTIONS
-from ._ravdess import load_ravdess
+from ._ravdess import EMOTIONS, load_ravdess
 
 __all__ = ["AUDIOVISUAL_COLUMNS", "load_ravdess_audiovisual"]
 

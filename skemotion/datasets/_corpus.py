@@ -13,11 +13,9 @@ import soundfile as sf
 from joblib import Parallel, delayed
 from sklearn.utils import Bunch
 
-from skemotion import EMOTIONS
-from skemotion._parallel import streaming_return_as
-from skemotion.utils._io import atomic_path, atomic_write
-
-from ._ravdess import N_ACTORS, RavdessName, load_ravdess
+from .._parallel import streaming_return_as
+from ..utils._io import atomic_path, atomic_write
+from ._ravdess import EMOTIONS, N_ACTORS, RavdessName, load_ravdess
 from ._synthetic import _check_args, _check_seed, synthesize_speech
 
 __all__ = ["make_ravdess_like", "ravdess_design"]

@@ -22,11 +22,9 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import signal
 
-from skemotion import EMOTIONS
-from skemotion.utils._optional import import_optional
-
+from ..utils._optional import import_optional
 from ._profiles import STRONG_INTENSITY_GAIN, emotion_profile
-from ._ravdess import RavdessName, parse_ravdess_name
+from ._ravdess import EMOTIONS, RavdessName, parse_ravdess_name
 from ._synthetic import (
     _actor_traits,
     _check_args,

@@ -7,7 +7,7 @@ import math
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from skemotion import EMOTIONS
+from ._ravdess import EMOTIONS
 
 __all__ = ["EMOTION_PROFILES", "STRONG_INTENSITY_GAIN", "EmotionProfile", "emotion_profile"]
 

@@ -13,11 +13,10 @@ from typing import Literal, overload
 import pandas as pd
 from sklearn.utils import Bunch
 
-from skemotion import EMOTIONS
-
 from .._files import walk_files
 
 __all__ = [
+    "EMOTIONS",
     "INTENSITIES",
     "MODALITIES",
     "SONG_EMOTIONS",
@@ -39,6 +38,18 @@ INTENSITIES: tuple[str, ...] = ("normal", "strong")
 
 STATEMENTS: tuple[str, ...] = ("Kids are talking by the door", "Dogs are sitting by the door")
 """The two lexically matched statements, in the order of their codes 01..02."""
+
+EMOTIONS: tuple[str, ...] = (
+    "neutral",
+    "calm",
+    "happy",
+    "sad",
+    "angry",
+    "fearful",
+    "disgust",
+    "surprised",
+)
+"""The eight RAVDESS emotions, in the order of their codes 01..08."""
 
 SONG_EMOTIONS: tuple[str, ...] = ("neutral", "calm", "happy", "sad", "angry", "fearful")
 """Emotions recorded in the song channel (RAVDESS has no sung disgust or surprise)."""

@@ -13,10 +13,8 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import signal
 
-from skemotion import EMOTIONS
-
 from ._profiles import EmotionProfile, emotion_profile
-from ._ravdess import RavdessName
+from ._ravdess import EMOTIONS, RavdessName
 
 __all__ = ["synthesize_speech"]
 

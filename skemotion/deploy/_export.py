@@ -31,7 +31,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 from torch import Tensor, nn
 
-from .. import __version__
+from .._version import __version__
 from ..compose import ModalityUnion
 from ..exceptions import NotASkemotionModelError
 from ..nets import SINGLE_MODALITY, FusionClassifier, FusionTIMNet, TIMNet, TIMNetClassifier

@@ -12,7 +12,7 @@ import numpy as np
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 from sklearn.utils.validation import check_consistent_length
 
-from .. import EMOTIONS
+from ..datasets import EMOTIONS
 from ..preprocessing import INDUCTIVE_PROTOCOL
 
 if TYPE_CHECKING:

@@ -17,7 +17,8 @@ from sklearn.metrics import f1_score
 from sklearn.model_selection import GroupKFold
 from sklearn.pipeline import Pipeline
 
-from .. import EMOTIONS, __version__
+from .._version import __version__
+from ..datasets import EMOTIONS
 from ..exceptions import StaleResultsError
 from ..model_selection import (
     PAPER_ACTOR_FOLDS,
