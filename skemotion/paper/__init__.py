@@ -7,7 +7,8 @@ ready-made pipelines, ``TIMNetClassifier.from_paper``, the CLI and the benchmark
 """
 
 from ._features import FEATURES, TABLE1_FEATURES, PaperFeature
-from ._reproduce import ReproduceSettings, reproduce_table1, reproduce_table2
+from ._reproduce import reproduce_table1, reproduce_table2
+from ._settings import ReproduceSettings
 from ._tables import (
     PAPER_HYPERPARAMETERS,
     PAPER_TABLE1,

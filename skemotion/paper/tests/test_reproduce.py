@@ -20,6 +20,7 @@ from skemotion.paper import (
     TABLE2_ROWS,
     ReproduceSettings,
     _reproduce,
+    _settings,
     reproduce_table1,
     reproduce_table2,
 )
@@ -280,7 +281,7 @@ def test_other_skemotion_version_is_not_reused(tmp_path, fitted_cells, monkeypat
     monkeypatch.setattr(_reproduce, "__version__", "99.0")
     with pytest.raises(StaleResultsError, match=f"skemotion version {__version__} there, 99.0"):
         _lms_cell(corpus, tmp_path / "results")
-    monkeypatch.setattr(_reproduce, "_RESULTS_FORMAT", _reproduce._RESULTS_FORMAT + 1)
+    monkeypatch.setattr(_settings, "_RESULTS_FORMAT", _settings._RESULTS_FORMAT + 1)
     with pytest.raises(StaleResultsError, match="results format"):
         _lms_cell(corpus, tmp_path / "results")
     assert fitted_cells == ["none__lms"]
