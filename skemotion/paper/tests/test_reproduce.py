@@ -278,7 +278,7 @@ def test_same_names_other_contents_are_never_reused(tmp_path, fitted_cells):
 def test_other_skemotion_version_is_not_reused(tmp_path, fitted_cells, monkeypatch):
     corpus = _write_clips(tmp_path / "data", b"s")
     _lms_cell(corpus, tmp_path / "results")
-    monkeypatch.setattr(_reproduce, "__version__", "99.0")
+    monkeypatch.setattr(_settings, "__version__", "99.0")
     with pytest.raises(StaleResultsError, match=f"skemotion version {__version__} there, 99.0"):
         _lms_cell(corpus, tmp_path / "results")
     monkeypatch.setattr(_settings, "_RESULTS_FORMAT", _settings._RESULTS_FORMAT + 1)
