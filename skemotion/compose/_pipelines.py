@@ -12,14 +12,11 @@ from sklearn.preprocessing import StandardScaler
 from ..audio import LogMelSpectrogram
 from ..face import (
     ActionUnitMeans,
-    ActionUnits,
-    EyeKeyPointDistances,
     FaceLandmarks,
-    HeadPose,
     KeyPointDistances,
 )
 from ..nets import FusionClassifier, TIMNetClassifier
-from ..paper import FEATURES, network_settings
+from ..paper import FEATURES, make_extractor, network_settings
 from ..preprocessing import SubjectNormalizer, TemporalStandardScaler
 from ._union import ModalityUnion
 
@@ -273,25 +270,21 @@ def _modality_extractor(
     video_column: str,
     subject_column: str,
 ) -> tuple[str, Any, Any]:
-    face_columns = [video_column, subject_column]
-    if name == "lms":
-        return name, LogMelSpectrogram(n_jobs=n_jobs, verbose=verbose), audio_column
-    if name == "kpd":
-        kpd = KeyPointDistances(landmarks, path_column=video_column, subject_column=subject_column)
-        return name, kpd, face_columns
-    if name == "eyes_kpd":
-        eyes = EyeKeyPointDistances(
-            landmarks, path_column=video_column, subject_column=subject_column
+    if name not in FUSION_MODALITIES:
+        raise ValueError(
+            f"Unknown modality {name!r}; make_fusion_pipeline builds {sorted(FUSION_MODALITIES)}. "
+            "Compose other transformers with ModalityUnion."
         )
-        return name, eyes, face_columns
-    if name == "au":
-        return name, ActionUnits(landmarks, path_column=video_column), face_columns
-    if name == "head_pose":
-        return name, HeadPose(landmarks, path_column=video_column), face_columns
-    raise ValueError(
-        f"Unknown modality {name!r}; make_fusion_pipeline builds {sorted(FUSION_MODALITIES)}. "
-        "Compose other transformers with ModalityUnion."
+    transformer, columns = make_extractor(
+        name,
+        landmarks=landmarks,
+        n_jobs=n_jobs,
+        verbose=verbose,
+        audio_column=audio_column,
+        video_column=video_column,
+        subject_column=subject_column,
     )
+    return name, transformer, columns
 
 
 def _subject_normalized_modality(

@@ -6,7 +6,7 @@ ready-made pipelines, ``TIMNetClassifier.from_paper``, the CLI and the benchmark
 :func:`reproduce_table1` and :func:`reproduce_table2` run the study again.
 """
 
-from ._features import FEATURES, TABLE1_FEATURES, PaperFeature
+from ._features import FEATURES, TABLE1_FEATURES, PaperFeature, make_extractor
 from ._reproduce import reproduce_table1, reproduce_table2
 from ._settings import ReproduceSettings
 from ._tables import (
@@ -30,6 +30,7 @@ __all__ = [
     "TABLE2_ROWS",
     "PaperFeature",
     "ReproduceSettings",
+    "make_extractor",
     "network_settings",
     "reproduce_table1",
     "reproduce_table2",

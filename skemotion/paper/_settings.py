@@ -16,7 +16,7 @@ from sklearn.pipeline import Pipeline
 
 from .._version import __version__
 from ..utils._io import file_digest
-from ._features import FEATURES
+from ._features import FEATURES, make_extractor
 from ._tables import network_settings
 
 __all__ = ["ReproduceSettings"]
@@ -327,15 +327,7 @@ def _extractor(
     ``backend`` is the landmark backend the corpus needs (:class:`_Inputs`); None takes
     it from ``settings`` alone (dlib unless there is an OpenFace folder).
     """
-    from ..audio import LogMelSpectrogram
-    from ..face import (
-        ActionUnits,
-        EyeKeyPointDistances,
-        FaceLandmarks,
-        FaceRegions,
-        HeadPose,
-        KeyPointDistances,
-    )
+    from ..face import FaceLandmarks
 
     landmarks = FaceLandmarks(
         _settings_backend(settings) if backend is None else backend,
@@ -343,34 +335,14 @@ def _extractor(
         n_jobs=settings.n_jobs,
         verbose=settings.verbose,
     )
-    video = ["video_path", "actor"]
-    if feature == "lms":
-        return LogMelSpectrogram(n_jobs=settings.n_jobs, verbose=settings.verbose), "audio_path"
-    if feature == "wav2vec2":
-        from ..embed import Wav2Vec2Embedder
-
-        embedder = Wav2Vec2Embedder(
-            settings.wav2vec2, path_column="audio_path", verbose=settings.verbose
-        )
-        return embedder, ["audio_path"]
-    if feature == "kpd":
-        return KeyPointDistances(landmarks, path_column="video_path"), video
-    if feature == "eyes_kpd":
-        return EyeKeyPointDistances(landmarks, path_column="video_path"), video
-    if feature == "au":
-        return ActionUnits(landmarks, path_column="video_path"), video
-    if feature == "head_pose":
-        return HeadPose(landmarks, path_column="video_path"), video
-    if feature.endswith("_resnet"):
-        from ..embed import ResNetEmbedder
-
-        region = feature.removesuffix("_resnet")
-        regions = FaceRegions(region, landmarks=landmarks, path_column="video_path")
-        embedder = ResNetEmbedder(
-            settings.resnet, regions=regions, path_column="video_path", verbose=settings.verbose
-        )
-        return embedder, video
-    raise ValueError(f"unknown feature {feature!r}")
+    return make_extractor(
+        feature,
+        landmarks=landmarks,
+        n_jobs=settings.n_jobs,
+        verbose=settings.verbose,
+        wav2vec2=settings.wav2vec2,
+        resnet=settings.resnet,
+    )
 
 
 class _FeatureStore:

@@ -22,6 +22,7 @@ from skemotion.paper import (
     TABLE2_COLUMNS,
     TABLE2_ROWS,
     ReproduceSettings,
+    make_extractor,
     network_settings,
 )
 
@@ -104,3 +105,32 @@ def test_unknown_features_and_cells_are_named() -> None:
         network_settings(["mfcc"])
     with pytest.raises(ValueError, match="no binary model"):
         network_settings(["lms", "kpd"], task="binary")
+
+
+EXTRACTORS = {
+    "lms": ("LogMelSpectrogram", "audio_path"),
+    "wav2vec2": ("Wav2Vec2Embedder", ["audio_path"]),
+    "face_resnet": ("ResNetEmbedder", ["video_path", "actor"]),
+    "kpd": ("KeyPointDistances", ["video_path", "actor"]),
+    "au": ("ActionUnits", ["video_path", "actor"]),
+    "eyes_resnet": ("ResNetEmbedder", ["video_path", "actor"]),
+    "eyes_kpd": ("EyeKeyPointDistances", ["video_path", "actor"]),
+    "mouth_resnet": ("ResNetEmbedder", ["video_path", "actor"]),
+    "head_pose": ("HeadPose", ["video_path", "actor"]),
+}
+
+
+@pytest.mark.parametrize("feature", list(FEATURES))
+def test_every_feature_has_one_extractor_factory(feature: str) -> None:
+    transformer, columns = make_extractor(feature, video_column="video_path")
+    assert (type(transformer).__name__, columns) == EXTRACTORS[feature]
+
+
+def test_fusion_pipelines_and_table_runs_build_the_same_extractors() -> None:
+    union = make_fusion_pipeline(("lms", "kpd", "eyes_kpd", "au", "head_pose"))[0]
+    settings = ReproduceSettings()
+    for name, transformer, columns in union.transformers:
+        reproduced, reproduced_columns = settings.extractor(name)
+        assert type(transformer) is type(reproduced) and columns == reproduced_columns
+    with pytest.raises(ValueError, match="Unknown feature 'mfcc'"):
+        make_extractor("mfcc")
