@@ -260,33 +260,6 @@ def make_face_pipeline(
     )
 
 
-def _modality_extractor(
-    name: str,
-    *,
-    landmarks: FaceLandmarks | None,
-    n_jobs: int | None,
-    verbose: int,
-    audio_column: str,
-    video_column: str,
-    subject_column: str,
-) -> tuple[str, Any, Any]:
-    if name not in FUSION_MODALITIES:
-        raise ValueError(
-            f"Unknown modality {name!r}; make_fusion_pipeline builds {sorted(FUSION_MODALITIES)}. "
-            "Compose other transformers with ModalityUnion."
-        )
-    transformer, columns = make_extractor(
-        name,
-        landmarks=landmarks,
-        n_jobs=n_jobs,
-        verbose=verbose,
-        audio_column=audio_column,
-        video_column=video_column,
-        subject_column=subject_column,
-    )
-    return name, transformer, columns
-
-
 def _subject_normalized_modality(
     extractor: tuple[str, Any, Any],
     subject_normalization: Any,
@@ -394,18 +367,21 @@ def make_fusion_pipeline(
         raise ValueError("make_fusion_pipeline needs at least one modality.")
     if len(set(names)) != len(names):
         raise ValueError(f"Modalities repeat: {names}.")
-    extractors = [
-        _modality_extractor(
-            name,
-            landmarks=landmarks,
-            n_jobs=n_jobs,
-            verbose=verbose,
-            audio_column=audio_column,
-            video_column=video_column,
-            subject_column=subject_column,
+    unknown = [name for name in names if name not in FUSION_MODALITIES]
+    if unknown:
+        raise ValueError(
+            f"Unknown modality {unknown[0]!r}; make_fusion_pipeline builds "
+            f"{sorted(FUSION_MODALITIES)}. Compose other transformers with ModalityUnion."
         )
-        for name in names
-    ]
+    options: dict[str, Any] = {
+        "landmarks": landmarks,
+        "n_jobs": n_jobs,
+        "verbose": verbose,
+        "audio_column": audio_column,
+        "video_column": video_column,
+        "subject_column": subject_column,
+    }
+    extractors = [(name, *make_extractor(name, **options)) for name in names]
     if subject_normalization is not None:
         extractors = [
             _subject_normalized_modality(

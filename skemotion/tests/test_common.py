@@ -217,35 +217,11 @@ _LANDMARK_STAGE = (
     "in __init__) pass; face/tests/test_landmarks.py tests extract and its cache on real "
     "clips."
 )
-# Every check below calls fit.
-_FIT_CHECKS = (
-    "check_complex_data",
-    "check_dict_unchanged",
-    "check_dont_overwrite_parameters",
-    "check_dtype_object",
-    "check_estimator_sparse_array",
-    "check_estimator_sparse_matrix",
-    "check_estimator_sparse_tag",
-    "check_estimators_dtypes",
-    "check_estimators_empty_data_messages",
-    "check_estimators_fit_returns_self",
-    "check_estimators_nan_inf",
-    "check_estimators_overwrite_params",
-    "check_estimators_pickle",
-    "check_f_contiguous_array_estimator",
-    "check_fit1d",
-    "check_fit2d_1feature",
-    "check_fit2d_1sample",
-    "check_fit2d_predict1d",
-    "check_fit_check_is_fitted",
-    "check_fit_idempotent",
-    "check_methods_sample_order_invariance",
-    "check_methods_subset_invariance",
-    "check_n_features_in",
-    "check_n_features_in_after_fitting",
-    "check_pipeline_consistency",
-    "check_positive_only_tag_during_fit",
-    "check_readonly_memmap_input",
+# Every check below calls fit: the media-only checks but those of transformers and scoring.
+_FIT_CHECKS = tuple(
+    check
+    for check in _MEDIA_ONLY_CHECKS
+    if not check.startswith(("check_transformer", "check_fit_score"))
 )
 
 _NEEDS_TABLE = (
