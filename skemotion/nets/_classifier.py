@@ -18,7 +18,7 @@ from skorch.callbacks import EpochScoring
 from torch import nn
 from torch.utils.data import Dataset
 
-from ..paper import PAPER_HYPERPARAMETERS
+from ..paper import PAPER_HYPERPARAMETERS, classifier_parameters
 from ._batchnorm import PreciseBatchNorm
 from ._callbacks import (
     LR_SCHEDULES,
@@ -191,14 +191,13 @@ class TIMNetClassifier(NeuralNetClassifier):
         0.0005
         """
         try:
-            settings = dict(PAPER_HYPERPARAMETERS[(feature, task)])
+            params = classifier_parameters(feature, task)
         except KeyError:
             known = sorted({f for f, _ in PAPER_HYPERPARAMETERS})
             raise ValueError(
                 f"No paper settings for feature={feature!r}, task={task!r}; features: "
                 f"{known}, tasks: 'multiclass', 'binary'."
             ) from None
-        params: dict[str, Any] = {"module__n_scales": settings.pop("n_scales"), **settings}
         params.update(overrides)
         return cls(**params)
 

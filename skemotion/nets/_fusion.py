@@ -14,7 +14,7 @@ from sklearn.utils.validation import check_is_fitted
 from skorch.helper import SliceDict
 from torch import Tensor, nn
 
-from ..paper import PAPER_HYPERPARAMETERS
+from ..paper import classifier_parameters
 from ._classifier import TIMNetClassifier
 from ._timnet import TIMNet
 
@@ -294,13 +294,12 @@ class FusionClassifier(TIMNetClassifier):
         0.0001
         """
         try:
-            settings = dict(PAPER_HYPERPARAMETERS[(f"fusion_{speech}", task)])
+            params = classifier_parameters(f"fusion_{speech}", task)
         except KeyError:
             raise ValueError(
                 f"No paper settings for a multimodal model with speech={speech!r}, "
                 f"task={task!r}; speech: 'lms', 'wav2vec2', task: 'multiclass'."
             ) from None
-        params: dict[str, Any] = {"module__n_scales": settings.pop("n_scales"), **settings}
         params.update(overrides)
         return cls(**params)
 

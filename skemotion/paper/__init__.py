@@ -16,6 +16,7 @@ from ._tables import (
     TABLE1_EMOTIONS,
     TABLE2_COLUMNS,
     TABLE2_ROWS,
+    classifier_parameters,
     network_settings,
 )
 
@@ -30,6 +31,7 @@ __all__ = [
     "TABLE2_ROWS",
     "PaperFeature",
     "ReproduceSettings",
+    "classifier_parameters",
     "make_extractor",
     "network_settings",
     "reproduce_table1",

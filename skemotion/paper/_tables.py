@@ -17,6 +17,7 @@ __all__ = [
     "TABLE1_EMOTIONS",
     "TABLE2_COLUMNS",
     "TABLE2_ROWS",
+    "classifier_parameters",
     "network_settings",
 ]
 
@@ -166,3 +167,31 @@ def network_settings(
     thirty_two = task == "multiclass" and tuple(sorted(features)) in _THIRTY_TWO_FILTERS
     settings["filters"] = 32 if thirty_two else 64
     return settings
+
+
+def classifier_parameters(row: str, task: str = "multiclass") -> dict[str, Any]:
+    """A row of Table 3 as classifier parameters (``lr``, ``batch_size``, ``max_epochs``,
+    ``module__n_scales``), what ``TIMNetClassifier.from_paper`` sets.
+
+    Parameters
+    ----------
+    row : str
+        A row of :data:`PAPER_HYPERPARAMETERS` (``"lms"``, ``"kpd"``, ``"fusion_lms"``...).
+    task : {"multiclass", "binary"}, default="multiclass"
+
+    Returns
+    -------
+    params : dict
+
+    Raises
+    ------
+    KeyError
+        If Table 3 has no such row for ``task``.
+
+    Examples
+    --------
+    >>> classifier_parameters("au")["max_epochs"]
+    40
+    """
+    settings = dict(PAPER_HYPERPARAMETERS[(row, task)])
+    return {"module__n_scales": settings.pop("n_scales"), **settings}
