@@ -16,6 +16,7 @@ from sklearn.utils.validation import check_is_fitted
 from .._subjects import as_subject_array, unique_in_order
 from ..nets import TIMNetClassifier, batchnorm_statistics, using_batchnorm_statistics
 from ..preprocessing import select_calibration_clips, subjects_of
+from ..utils._tables import take_rows
 
 __all__ = ["SubjectAdaptiveClassifier"]
 
@@ -319,8 +320,4 @@ class SubjectAdaptiveClassifier(ClassifierMixin, BaseEstimator):
 
 
 def _rows(data: Any, mask: np.ndarray) -> Any:
-    if hasattr(data, "iloc"):
-        return data.iloc[np.flatnonzero(mask)]
-    if isinstance(data, dict) or (hasattr(data, "keys") and not hasattr(data, "shape")):
-        return type(data)(**{key: value[mask] for key, value in data.items()})
-    return data[mask]
+    return take_rows(data, np.flatnonzero(mask))
