@@ -1,4 +1,4 @@
-"""The paper (Mustafa et al.): its tables, its feature registry and their reproduction.
+"""The paper (Houmard et al.): its tables, its feature registry and their reproduction.
 
 The one home of the study's facts: Table 1 and 2's figures, Table 3's settings, and
 :data:`FEATURES`, the registry of the paper's features (name, Table 3 row, figures). The

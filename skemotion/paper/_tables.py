@@ -1,6 +1,6 @@
 """The paper's tables: Table 1 (binary macro-F1), Table 2 (8-class accuracy), Table 3 (settings).
 
-The one home of the figures and settings of Mustafa et al.'s study; everything else
+The one home of the figures and settings of Houmard et al.'s study; everything else
 (ready-made pipelines, ``TIMNetClassifier.from_paper``, the CLI, ``reproduce_table1/2``,
 the benchmarks) reads them from here.
 """
