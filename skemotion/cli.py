@@ -537,7 +537,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     print(report.to_markdown(title=title, **reference))
     if not embedded:
         print(
-            f"Paper (RAVDESS, {feature['name']}): {100 * feature['accuracy']:.1f} % accuracy; "
+            f"Paper (RAVDESS, {feature['name']}): {feature['paper'].accuracy:.1f} % accuracy; "
             f"this run: {100 * report.mean_accuracy:.1f} %"
             + (
                 " (transductive: each test actor calibrated from its own unlabeled clips; "
