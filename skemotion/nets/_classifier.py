@@ -322,8 +322,9 @@ class TIMNetClassifier(NeuralNetClassifier):
     def fit(self, X: Any, y: Any, groups: Any = None, **fit_params: Any) -> TIMNetClassifier:
         """Train on ``X`` (n_clips, n_frames, n_features) and labels ``y``.
 
-        ``groups`` (the actor of each clip) is only used by a :class:`GroupedValidSplit`;
-        it never reaches the network.
+        ``groups`` (the actor of each clip) is used by a :class:`GroupedValidSplit` and,
+        with ``batching="subject"``, to deal the training batches; it never reaches the
+        network's input.
         """
         X, y_encoded = self._prepare_fit(X, y, groups)
         try:
