@@ -16,6 +16,7 @@ from sklearn.utils.validation import check_is_fitted
 from .._subjects import as_subject_array, unique_in_order
 from ..nets import TIMNetClassifier, batchnorm_statistics, using_batchnorm_statistics
 from ..preprocessing import select_calibration_clips, subjects_of
+from ..utils._groups import groups_fit_params
 from ..utils._tables import take_rows
 
 __all__ = ["SubjectAdaptiveClassifier"]
@@ -140,12 +141,7 @@ class SubjectAdaptiveClassifier(ClassifierMixin, BaseEstimator):
         routed = any(key == "groups" or key.endswith("__groups") for key in fit_params)
         if getattr(last, "batching", "mixed") == "subject" and not routed:
             # A network trained on one subject per batch needs the subjects it calibrates.
-            key = (
-                f"{self.estimator.steps[-1][0]}__groups"
-                if isinstance(self.estimator, Pipeline)
-                else "groups"
-            )
-            fit_params = {**fit_params, key: subjects}
+            fit_params = {**fit_params, **groups_fit_params(self.estimator, subjects)}
         self.estimator_ = clone(self.estimator).fit(X, y, **fit_params)
         network = self._network()
         self.classes_ = np.asarray(network.classes_)

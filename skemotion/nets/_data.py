@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from skorch.dataset import get_len
 from torch.utils.data import Subset
 
 __all__ = ["ArrayBatchLoader", "SubjectBatchLoader"]
@@ -78,6 +79,13 @@ class ArrayBatchLoader:
         return n_batches + (remainder > 0 and not self.drop_last)
 
     def __iter__(self) -> Iterator[tuple[Any, Any]]:
+        for batch in self._batches():
+            Xb = _take(self._X, batch)
+            yb = _take(self._y, batch) if self._y is not None else torch.zeros(len(batch))
+            yield Xb, yb
+
+    def _batches(self) -> Iterator[np.ndarray]:
+        """Row indices of each batch of one epoch."""
         order = self._indices
         if self.shuffle:
             order = order[torch.randperm(len(order), generator=self.generator).numpy()]
@@ -85,15 +93,7 @@ class ArrayBatchLoader:
             batch = order[start : start + self.batch_size]
             if self.drop_last and len(batch) < self.batch_size:
                 break
-            Xb = _take(self._X, batch)
-            yb = _take(self._y, batch) if self._y is not None else torch.zeros(len(batch))
-            yield Xb, yb
-
-
-def _n_rows(data: Any) -> int:
-    if isinstance(data, dict):
-        return len(next(iter(data.values())))
-    return len(data)
+            yield batch
 
 
 class SubjectBatchLoader(ArrayBatchLoader):
@@ -136,31 +136,23 @@ class SubjectBatchLoader(ArrayBatchLoader):
     ) -> None:
         super().__init__(dataset, batch_size, shuffle, drop_last, generator, **kwargs)
         groups = np.asarray(groups)
-        if groups.ndim != 1 or len(groups) != _n_rows(self._X):
+        if groups.ndim != 1 or len(groups) != get_len(self._X):
             raise ValueError(
-                f"groups must give the subject of each of the {_n_rows(self._X)} rows, got "
+                f"groups must give the subject of each of the {get_len(self._X)} rows, got "
                 f"shape {groups.shape}."
             )
-        _, self._subject_codes = np.unique(groups[self._indices], return_inverse=True)
-
-    def _members(self) -> list[np.ndarray]:
-        return [
-            self._indices[self._subject_codes == code]
-            for code in range(self._subject_codes.max(initial=-1) + 1)
-        ]
+        _, codes = np.unique(groups[self._indices], return_inverse=True)
+        self._members = [self._indices[codes == code] for code in range(codes.max(initial=-1) + 1)]
 
     def __len__(self) -> int:
-        return sum(-(-len(rows) // self.batch_size) for rows in self._members())
+        return sum(-(-len(rows) // self.batch_size) for rows in self._members)
 
-    def __iter__(self) -> Iterator[tuple[Any, Any]]:
+    def _batches(self) -> Iterator[np.ndarray]:
         batches: list[np.ndarray] = []
-        for rows in self._members():
+        for rows in self._members:
             if self.shuffle:
                 rows = rows[torch.randperm(len(rows), generator=self.generator).numpy()]
             batches.extend(np.array_split(rows, -(-len(rows) // self.batch_size)))
         if self.shuffle:
             batches = [batches[i] for i in torch.randperm(len(batches), generator=self.generator)]
-        for batch in batches:
-            Xb = _take(self._X, batch)
-            yb = _take(self._y, batch) if self._y is not None else torch.zeros(len(batch))
-            yield Xb, yb
+        yield from batches
