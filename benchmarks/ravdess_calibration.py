@@ -30,7 +30,7 @@ Usage::
 ``--batching subject`` trains each network on batches that hold one actor each
 (:class:`~skemotion.nets.SubjectBatchLoader`), the statistics it is calibrated with;
 ``--set NAME=VALUE`` sets any other :class:`~skemotion.nets.TIMNetClassifier` parameter
-(``--set mixup_alpha=0.2 --set time_masks=2`` for augmentation).
+(``--set lr_schedule=cosine``; values are Python literals, else strings).
 
 It prints a markdown summary (mean ± spread over seeds of the five-fold mean accuracy),
 writes ``summary.md``, ``summary.json``, the enrollment curve ``enrollment_curve.png`` and the
@@ -107,7 +107,7 @@ def _network_params(args: argparse.Namespace) -> dict[str, Any]:
         try:
             params[name] = ast.literal_eval(value)
         except (ValueError, SyntaxError):
-            raise SystemExit(f"--set {assignment}: the value must be a Python literal.") from None
+            params[name] = value  # a bare word: a string (lr_schedule=cosine)
     return params
 
 
@@ -262,10 +262,9 @@ def _run_folds(args: argparse.Namespace, X, y, groups, table, splits) -> None:
     if not todo:
         return
     print(f"training {len(todo)} speech network(s): {todo}", file=sys.stderr)
+    network_params = _network_params(args)
     jobs = (
-        delayed(_speech_fold)(
-            X, y, groups, table, *splits[fold], seed, args.epochs, _network_params(args)
-        )
+        delayed(_speech_fold)(X, y, groups, table, *splits[fold], seed, args.epochs, network_params)
         for seed, fold in todo
     )
     # Each result is written as it arrives, so a stopped run keeps its finished folds.
@@ -456,7 +455,7 @@ def main() -> None:
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="another TIMNetClassifier parameter, e.g. --set mixup_alpha=0.2 --set time_masks=2",
+        help="another TIMNetClassifier parameter, e.g. --set lr_schedule=cosine",
     )
     parser.add_argument("--n-jobs", type=int, default=2)
     parser.add_argument("--summary-only", action="store_true")
