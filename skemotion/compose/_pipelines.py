@@ -394,8 +394,7 @@ def make_fusion_pipeline(
             for extractor in extractors
         ]
     if filters is None:
-        paper = all(name in FEATURES for name in names)
-        filters = network_settings(names)["filters"] if paper else _FUSION["filters"]
+        filters = network_settings(names)["filters"]
     scalers = [(name, TemporalStandardScaler(), name) for name in names]
     classifier = FusionClassifier(
         max_epochs=max_epochs,
