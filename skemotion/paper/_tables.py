@@ -124,9 +124,7 @@ speech-only LMS figure (65.6) comes from the text. Wav2Vec2-L alone is not repor
 _THIRTY_TWO_FILTERS = (("eyes_resnet",), ("eyes_kpd", "lms"))
 
 
-def network_settings(
-    features: Sequence[str], *, task: str = "multiclass", hyperparameters: str | None = None
-) -> dict[str, Any]:
+def network_settings(features: Sequence[str], *, task: str = "multiclass") -> dict[str, Any]:
     """Table 3's settings of the TIM-Net that the paper trains on ``features``.
 
     Parameters
@@ -135,8 +133,6 @@ def network_settings(
         Feature names of :data:`~skemotion.paper.FEATURES`; several make a multimodal
         model, whose settings follow its speech feature ("Multimodal with LMS + ...").
     task : {"multiclass", "binary"}, default="multiclass"
-    hyperparameters : str or None, default=None
-        The Table 3 row of a single feature; None looks it up in the feature registry.
 
     Returns
     -------
@@ -157,7 +153,7 @@ def network_settings(
     if unknown or not features:
         raise ValueError(f"Unknown feature(s) {unknown}; the paper's are {sorted(FEATURES)}.")
     if len(features) == 1:
-        key = (hyperparameters or FEATURES[features[0]].hyperparameters, task)
+        key = (FEATURES[features[0]].hyperparameters, task)
     else:
         speech = "wav2vec2" if "wav2vec2" in features else "lms"
         key = (f"fusion_{speech}", task)
