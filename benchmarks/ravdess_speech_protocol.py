@@ -8,6 +8,8 @@ confusion matrix and per-emotion F1 plots) to ``--output``.
 
     python benchmarks/ravdess_speech_protocol.py --data ../shared/data/ravdess/speech
     python benchmarks/ravdess_speech_protocol.py --seeds 0 1 2     # three seeds, 15 networks
+    python benchmarks/ravdess_speech_protocol.py --stacked --matmul-dtype bfloat16 \
+        --lr-schedule onecycle --epochs 40                          # the fast settings
 
 Each fold's network trains alone in ``--n-jobs`` single-thread worker processes (the
 library's default); ``--stacked`` trains the five folds' networks (times the seeds) as one
@@ -49,6 +51,12 @@ def main(argv: list[str] | None = None) -> int:
         help="train the folds (and seeds) as one stacked network instead of each alone",
     )
     parser.add_argument("--matmul-dtype", default=None, help="e.g. bfloat16")
+    parser.add_argument(
+        "--lr-schedule",
+        default=None,
+        choices=["onecycle", "cosine"],
+        help="anneal the learning rate over the fit (changes the numbers; default: constant)",
+    )
     parser.add_argument(
         "--per-clip-norm",
         action="store_true",
@@ -98,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
                 random_state=seed,
                 module__filters=args.filters,
                 module__n_layers=args.n_layers,
+                lr_schedule=args.lr_schedule,
                 **module_params,
             ),
         )
@@ -136,7 +145,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     for seed, seed_report in zip(seeds, reports, strict=True):
         seed_report.metadata.update(
-            {"seed": seed, "cv_seconds": cv_s, "extraction_seconds": extraction_s, "mode": mode}
+            {
+                "seed": seed,
+                "cv_seconds": cv_s,
+                "extraction_seconds": extraction_s,
+                "mode": mode,
+                "settings": {k: str(v) for k, v in vars(args).items()},
+            }
         )
         seed_report.save(args.output if len(seeds) == 1 else args.output / f"seed_{seed}")
     print(f"report written to {args.output}")
