@@ -26,7 +26,6 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, GroupKFold
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer
-from skorch.helper import SliceDict
 
 from skemotion.audio import LogMelSpectrogram
 from skemotion.audio._logmel import _CLIPS_PER_TASK
@@ -35,6 +34,8 @@ from skemotion.datasets import make_ravdess_like
 from skemotion.model_selection import evaluate_actor_cv
 from skemotion.nets import FusionClassifier
 from skemotion.preprocessing import TemporalStandardScaler
+
+from ._toy_data import two_modalities
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -99,19 +100,6 @@ def _flatten(X: np.ndarray) -> np.ndarray:
 
 def _flat_logistic() -> Pipeline:
     return make_pipeline(FunctionTransformer(_flatten), LogisticRegression(max_iter=500))
-
-
-def _two_modalities(n_clips: int = 64, seed: int = 0) -> tuple[SliceDict, np.ndarray, np.ndarray]:
-    """Two modalities of different length and width; each carries one bit of the class."""
-    rng = np.random.default_rng(seed)
-    code = np.arange(n_clips) % 4
-    speech = rng.normal(size=(n_clips, 16, 4)).astype(np.float32)
-    face = rng.normal(size=(n_clips, 30, 6)).astype(np.float32)
-    speech[:, :, 0] += np.where(code & 1, 1.0, -1.0)[:, None]
-    face[:, :, 1] += np.where(code & 2, 1.0, -1.0)[:, None]
-    groups = (np.arange(n_clips) // 4) % 8
-    y = np.array(["angry", "calm", "happy", "sad"])[code]
-    return SliceDict(speech=speech, face=face), y, groups
 
 
 # -- extraction ------------------------------------------------------------------------
@@ -188,7 +176,7 @@ def test_face_landmarks_on_cluster_equal_serial(
 
 
 def test_grid_search_over_fusion_pipeline_on_cluster(distributed: Any, client: Any) -> None:
-    X, y, groups = _two_modalities()
+    X, y, groups = two_modalities(64)
     pipe = Pipeline(
         [
             ("scaler", ModalityUnion([(name, TemporalStandardScaler(), name) for name in X])),
@@ -216,7 +204,7 @@ def test_grid_search_over_fusion_pipeline_on_cluster(distributed: Any, client: A
 
 
 def test_evaluate_actor_cv_on_cluster_equals_serial(distributed: Any, client: Any) -> None:
-    X, y, groups = _two_modalities()
+    X, y, groups = two_modalities(64)
     serial = evaluate_actor_cv(_flat_logistic(), X["speech"], y, groups, cv=4, n_jobs=1)
     with distributed.get_task_stream(client) as stream, parallel_config(backend="dask"):
         on_cluster = evaluate_actor_cv(_flat_logistic(), X["speech"], y, groups, cv=4, n_jobs=2)
@@ -233,7 +221,7 @@ def test_evaluate_actor_cv_of_dict_and_late_fusion_on_cluster(
 ) -> None:
     # A dict X (its arrays sent apart) and a nested parallel loop: LateFusionClassifier
     # fits its modality models from inside each fold's task.
-    X, y, groups = _two_modalities()
+    X, y, groups = two_modalities(64)
     features = {"speech": X["speech"], "face": X["face"]}
     model = LateFusionClassifier(
         [("speech", _flat_logistic()), ("face", _flat_logistic())], cv=2, n_jobs=2

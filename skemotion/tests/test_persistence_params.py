@@ -45,6 +45,8 @@ from skemotion.nets import (
 )
 from skemotion.preprocessing import TemporalStandardScaler
 
+from ._tiny_models import tiny_wav2vec2
+
 ESTIMATORS = dict(all_estimators())
 
 
@@ -65,20 +67,9 @@ def _track() -> FaceTrack:
 
 def _tiny_backbone(kind: str) -> Any:
     transformers = pytest.importorskip("transformers")
-    torch.manual_seed(0)
     if kind == "wav2vec2":
-        config = transformers.Wav2Vec2Config(
-            hidden_size=16,
-            num_hidden_layers=1,
-            num_attention_heads=2,
-            intermediate_size=16,
-            conv_dim=(8, 8),
-            conv_stride=(5, 4),
-            conv_kernel=(10, 4),
-            num_conv_pos_embeddings=8,
-            num_conv_pos_embedding_groups=2,
-        )
-        return transformers.Wav2Vec2Model(config).eval()
+        return tiny_wav2vec2()
+    torch.manual_seed(0)
     config = transformers.ResNetConfig(embedding_size=8, hidden_sizes=[8], depths=[1])
     return transformers.ResNetModel(config).eval()
 

@@ -9,12 +9,9 @@ the resumed call asks for the epochs still missing.
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +19,8 @@ import numpy as np
 import pytest
 import torch
 from skorch.callbacks import Callback
+
+from ._killed_child import kill_when_marker_appears
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs POSIX SIGKILL")
 
@@ -77,7 +76,6 @@ def _namespace() -> dict[str, Any]:
 
 def _train_and_kill(dirname: Path, tmp_path: Path) -> None:
     marker = tmp_path / "epoch-done"
-    log = tmp_path / "child.log"
     command = [
         sys.executable,
         "-c",
@@ -87,24 +85,9 @@ def _train_and_kill(dirname: Path, tmp_path: Path) -> None:
         str(KILL_AFTER),
         str(TOTAL_EPOCHS),
     ]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    with open(log, "wb") as stderr:
-        child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=stderr)
-    try:
-        deadline = time.monotonic() + 300
-        while not marker.exists():
-            if child.poll() is not None:
-                raise AssertionError(f"child ended early: {log.read_text()[-2000:]}")
-            if time.monotonic() > deadline:
-                raise AssertionError("child never finished its epochs")
-            time.sleep(0.05)
-        os.kill(child.pid, signal.SIGKILL)
-        child.wait(timeout=60)
-    finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait()
-    assert child.returncode == -signal.SIGKILL
+    kill_when_marker_appears(
+        command, marker, tmp_path / "child.log", waiting_for="finished its epochs"
+    )
 
 
 @pytest.fixture

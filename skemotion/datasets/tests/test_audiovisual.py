@@ -95,35 +95,27 @@ def test_audio_video_file_pairs_with_itself(tmp_path: Path) -> None:
     assert all(Path(p).name.startswith("01-") for p in data.frame["audio_path"])
 
 
-def test_unpaired_file_raises_naming_it(tmp_path: Path) -> None:
+# A recording with only its audio, and one with only its video.
+@pytest.mark.parametrize(
+    ("modality", "fields"),
+    [
+        (
+            "audio-only",
+            dict(emotion="happy", intensity="normal", statement=1, repetition=1, actor=2),
+        ),
+        (
+            "video-only",
+            dict(emotion="fearful", intensity="strong", statement=2, repetition=2, actor=1),
+        ),
+    ],
+    ids=["audio", "video"],
+)
+def test_unpaired_file_raises_naming_it(
+    modality: str, fields: dict[str, object], tmp_path: Path
+) -> None:
     _corpus(tmp_path)
-    lonely = _touch(
-        tmp_path,
-        "audio-only",
-        vocal_channel="speech",
-        emotion="happy",
-        intensity="normal",
-        statement=1,
-        repetition=1,
-        actor=2,
-    )
+    lonely = _touch(tmp_path, modality, vocal_channel="speech", **fields)
     with pytest.raises(ValueError, match=rf"1 recording\(s\).*{lonely.name}.*on_unpaired='skip'"):
-        load_ravdess_audiovisual(tmp_path)
-
-
-def test_unpaired_video_raises_naming_it(tmp_path: Path) -> None:
-    _corpus(tmp_path)
-    lonely = _touch(
-        tmp_path,
-        "video-only",
-        vocal_channel="speech",
-        emotion="fearful",
-        intensity="strong",
-        statement=2,
-        repetition=2,
-        actor=1,
-    )
-    with pytest.raises(ValueError, match=lonely.name):
         load_ravdess_audiovisual(tmp_path)
 
 

@@ -47,6 +47,9 @@ SMALL: dict[str, Any] = {
     "random_state": 0,
 }
 CLASSES = np.array(["angry", "calm", "happy"])
+# What the data fixtures give: the clips (one array, or one per modality) and their labels.
+ArrayData = tuple[np.ndarray, np.ndarray]
+FusionData = tuple[dict[str, np.ndarray], np.ndarray]
 
 
 def _labels(n: int) -> np.ndarray:
@@ -54,14 +57,14 @@ def _labels(n: int) -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def array_data() -> tuple[np.ndarray, np.ndarray]:
+def array_data() -> ArrayData:
     rng = np.random.default_rng(0)
     X = rng.normal(size=(24, 14, 6)).astype(np.float32)
     return X, _labels(len(X))
 
 
 @pytest.fixture(scope="module")
-def fusion_data() -> tuple[dict[str, np.ndarray], np.ndarray]:
+def fusion_data() -> FusionData:
     # Two modalities of different lengths and widths, raw (far from standardised).
     rng = np.random.default_rng(1)
     X = {
@@ -72,12 +75,12 @@ def fusion_data() -> tuple[dict[str, np.ndarray], np.ndarray]:
 
 
 @pytest.fixture(scope="module")
-def timnet(array_data: tuple[np.ndarray, np.ndarray]) -> TIMNetClassifier:
+def timnet(array_data: ArrayData) -> TIMNetClassifier:
     return TIMNetClassifier(**SMALL).fit(*array_data)
 
 
 @pytest.fixture(scope="module")
-def fusion(fusion_data: tuple[dict[str, np.ndarray], np.ndarray]) -> FusionClassifier:
+def fusion(fusion_data: FusionData) -> FusionClassifier:
     return FusionClassifier(**SMALL).fit(*fusion_data)
 
 
@@ -88,7 +91,7 @@ def _scaler_union() -> ModalityUnion:
 
 
 @pytest.fixture(scope="module")
-def fusion_pipeline(fusion_data: tuple[dict[str, np.ndarray], np.ndarray]) -> Pipeline:
+def fusion_pipeline(fusion_data: FusionData) -> Pipeline:
     pipe = Pipeline([("scaler", _scaler_union()), ("fusion", FusionClassifier(**SMALL))])
     return pipe.fit(*fusion_data)
 
@@ -98,11 +101,24 @@ def _max_diff(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.max(np.abs(np.asarray(a, dtype=np.float64) - b)))
 
 
+def _assert_answers_as(
+    exported: ExportedClassifier, model: Any, X: Any, *, graph_X: Any = None
+) -> None:
+    """``exported`` gives ``model``'s probabilities on ``X`` (to ATOL) and its labels.
+
+    ``graph_X``: what the graph takes in place of ``X`` when the model starts with steps
+    that are not exported (their output); ``X`` itself by default.
+    """
+    graph_X = X if graph_X is None else graph_X
+    assert _max_diff(exported.predict_proba(graph_X), model.predict_proba(X)) <= ATOL
+    np.testing.assert_array_equal(exported.predict(graph_X), model.predict(X))
+
+
 # -- TorchScript equality -------------------------------------------------------------------
 
 
 def test_timnet_classifier_torchscript_equals_predict_proba(
-    timnet: TIMNetClassifier, array_data: tuple[np.ndarray, np.ndarray], tmp_path: Path
+    timnet: TIMNetClassifier, array_data: ArrayData, tmp_path: Path
 ) -> None:
     X, _ = array_data
     exported = export_torchscript(timnet, tmp_path / "timnet.pt")
@@ -111,11 +127,10 @@ def test_timnet_classifier_torchscript_equals_predict_proba(
         assert isinstance(model, ExportedClassifier)
         assert model.input_names_ == ("x",)
         assert model.classes_.tolist() == CLASSES.tolist()
-        assert _max_diff(model.predict_proba(X), timnet.predict_proba(X)) <= ATOL
-        np.testing.assert_array_equal(model.predict(X), timnet.predict(X))
+        _assert_answers_as(model, timnet, X)
     # The trace is not tied to the example's length: other clip lengths agree as well.
     longer = np.random.default_rng(5).normal(size=(3, 40, 6)).astype(np.float32)
-    assert _max_diff(loaded.predict_proba(longer), timnet.predict_proba(longer)) <= ATOL
+    _assert_answers_as(loaded, timnet, longer)
 
 
 def test_exported_network_has_the_fitted_weights_on_the_reference_path(
@@ -136,21 +151,18 @@ def test_exported_network_has_the_fitted_weights_on_the_reference_path(
     assert all(layer.fused for layer in timnet.module_.modules() if hasattr(layer, "fused"))
 
 
-def test_binary_classifier_exports_the_sigmoid_pair(
-    array_data: tuple[np.ndarray, np.ndarray], tmp_path: Path
-) -> None:
+def test_binary_classifier_exports_the_sigmoid_pair(array_data: ArrayData, tmp_path: Path) -> None:
     X, y = array_data
     clf = TIMNetBinaryClassifier(**SMALL, threshold=0.4).fit(X, y == "angry")
     exported = export_torchscript(clf, tmp_path / "binary.pt")
     assert exported.classes_.tolist() == [False, True]
-    assert _max_diff(exported.predict_proba(X), clf.predict_proba(X)) <= ATOL
-    np.testing.assert_array_equal(exported.predict(X), clf.predict(X))
+    _assert_answers_as(exported, clf, X)
     assert exported.metadata_["threshold"] == 0.4
 
 
 def test_fusion_classifier_two_modalities_of_different_lengths_and_widths(
     fusion: FusionClassifier,
-    fusion_data: tuple[dict[str, np.ndarray], np.ndarray],
+    fusion_data: FusionData,
     tmp_path: Path,
 ) -> None:
     X, _ = fusion_data
@@ -158,8 +170,7 @@ def test_fusion_classifier_two_modalities_of_different_lengths_and_widths(
     exported = load_torchscript(tmp_path / "fusion.pt")
     assert exported.input_names_ == ("lms", "kpd")
     assert exported.n_features_per_input_ == {"lms": 6, "kpd": 11}
-    assert _max_diff(exported.predict_proba(X), fusion.predict_proba(X)) <= ATOL
-    np.testing.assert_array_equal(exported.predict(X), fusion.predict(X))
+    _assert_answers_as(exported, fusion, X)
     # The module itself takes the modalities positionally, in input_names_ order.
     raw = exported.module_(torch.from_numpy(X["lms"]), torch.from_numpy(X["kpd"]))
     assert _max_diff(raw.numpy(), fusion.predict_proba(X)) <= ATOL
@@ -167,7 +178,7 @@ def test_fusion_classifier_two_modalities_of_different_lengths_and_widths(
 
 def test_pipeline_scalers_are_folded_into_the_graph(
     fusion_pipeline: Pipeline,
-    fusion_data: tuple[dict[str, np.ndarray], np.ndarray],
+    fusion_data: FusionData,
     tmp_path: Path,
 ) -> None:
     X, _ = fusion_data
@@ -175,12 +186,11 @@ def test_pipeline_scalers_are_folded_into_the_graph(
     assert exported.folded_steps_ == ["scaler"]
     assert exported.unexported_steps_ == []
     # Raw features in, the pipeline's probabilities out (the scaler moved lms by ~30 units).
-    assert _max_diff(exported.predict_proba(X), fusion_pipeline.predict_proba(X)) <= ATOL
-    np.testing.assert_array_equal(exported.predict(X), fusion_pipeline.predict(X))
+    _assert_answers_as(exported, fusion_pipeline, X)
 
 
 def test_temporal_scaler_before_timnet_is_folded_and_extractors_are_left_out(
-    array_data: tuple[np.ndarray, np.ndarray], tmp_path: Path
+    array_data: ArrayData, tmp_path: Path
 ) -> None:
     X, y = array_data
     raw = X * 7.0 + 3.0
@@ -196,11 +206,11 @@ def test_temporal_scaler_before_timnet_is_folded_and_extractors_are_left_out(
     assert exported.folded_steps_ == ["scaler"]
     assert exported.unexported_steps_ == ["features"]
     # The graph takes the output of the unexported "features" step.
-    assert _max_diff(exported.predict_proba(raw), pipe.predict_proba(X)) <= ATOL
+    _assert_answers_as(exported, pipe, X, graph_X=raw)
 
 
 def test_extractor_union_before_the_scalers_is_left_out(
-    fusion_data: tuple[dict[str, np.ndarray], np.ndarray], tmp_path: Path
+    fusion_data: FusionData, tmp_path: Path
 ) -> None:
     # make_fusion_pipeline's shape: features (a ModalityUnion of extractors), scaler, fusion.
     X, y = fusion_data
@@ -214,27 +224,26 @@ def test_extractor_union_before_the_scalers_is_left_out(
     exported = export_torchscript(pipe, tmp_path / "pipe.pt")
     assert exported.folded_steps_ == ["scaler"]
     assert exported.unexported_steps_ == ["features"]
-    assert _max_diff(exported.predict_proba(X), pipe[1:].predict_proba(X)) <= ATOL
+    _assert_answers_as(exported, pipe[1:], X)
 
 
 def test_batch_of_one_clip(
     fusion_pipeline: Pipeline,
-    fusion_data: tuple[dict[str, np.ndarray], np.ndarray],
+    fusion_data: FusionData,
     tmp_path: Path,
 ) -> None:
     X, _ = fusion_data
     one = {name: array[:1] for name, array in X.items()}
     exported = export_torchscript(fusion_pipeline, tmp_path / "pipe.pt", example=one)
-    proba = exported.predict_proba(one)
-    assert proba.shape == (1, 3)
-    assert _max_diff(proba, fusion_pipeline.predict_proba(one)) <= ATOL
+    assert exported.predict_proba(one).shape == (1, 3)
+    _assert_answers_as(exported, fusion_pipeline, one)
     # traced on one clip, it still takes several
-    assert _max_diff(exported.predict_proba(X), fusion_pipeline.predict_proba(X)) <= ATOL
+    _assert_answers_as(exported, fusion_pipeline, X)
 
 
 def test_loads_in_a_fresh_process_without_skemotion(
     fusion_pipeline: Pipeline,
-    fusion_data: tuple[dict[str, np.ndarray], np.ndarray],
+    fusion_data: FusionData,
     tmp_path: Path,
 ) -> None:
     X, _ = fusion_data
@@ -294,7 +303,7 @@ def test_unfitted_model_raises_not_fitted(export: Any, model: Any, tmp_path: Pat
 
 
 def test_unsupported_estimator_raises_type_error_naming_it(
-    array_data: tuple[np.ndarray, np.ndarray], tmp_path: Path
+    array_data: ArrayData, tmp_path: Path
 ) -> None:
     X, y = array_data
     flat = X.reshape(len(X), -1)
@@ -307,7 +316,7 @@ def test_unsupported_estimator_raises_type_error_naming_it(
 
 
 def test_classifier_whose_probabilities_are_not_a_softmax_is_refused(
-    array_data: tuple[np.ndarray, np.ndarray], tmp_path: Path
+    array_data: ArrayData, tmp_path: Path
 ) -> None:
     X, y = array_data
     clf = TIMNetClassifier(**SMALL, criterion=nn.NLLLoss).fit(X, y)
@@ -317,7 +326,7 @@ def test_classifier_whose_probabilities_are_not_a_softmax_is_refused(
 
 def test_wrong_inputs_are_refused(
     fusion: FusionClassifier,
-    fusion_data: tuple[dict[str, np.ndarray], np.ndarray],
+    fusion_data: FusionData,
     tmp_path: Path,
 ) -> None:
     X, _ = fusion_data
@@ -344,7 +353,7 @@ def test_torchscript_file_that_is_not_ours_is_refused(tmp_path: Path) -> None:
 
 def test_onnx_fusion_pipeline_matches_the_skorch_model(
     fusion_pipeline: Pipeline,
-    fusion_data: tuple[dict[str, np.ndarray], np.ndarray],
+    fusion_data: FusionData,
     tmp_path: Path,
 ) -> None:
     pytest.importorskip("onnxruntime")
@@ -357,13 +366,11 @@ def test_onnx_fusion_pipeline_matches_the_skorch_model(
     assert session.get_inputs()[0].shape[:2] == ["batch", "lms_frames"]
     for n_clips in (1, 5, 24):
         part = {name: array[:n_clips] for name, array in X.items()}
-        assert _max_diff(loaded.predict_proba(part), fusion_pipeline.predict_proba(part)) <= ATOL
+        _assert_answers_as(loaded, fusion_pipeline, part)
     assert loaded.folded_steps_ == ["scaler"]
 
 
-def test_onnx_default_exporter_dynamic_batch(
-    array_data: tuple[np.ndarray, np.ndarray], tmp_path: Path
-) -> None:
+def test_onnx_default_exporter_dynamic_batch(array_data: ArrayData, tmp_path: Path) -> None:
     pytest.importorskip("onnxruntime")
     pytest.importorskip("onnxscript")
     X, y = array_data
@@ -371,15 +378,12 @@ def test_onnx_default_exporter_dynamic_batch(
     clf = TIMNetClassifier(**{**SMALL, "module__n_scales": 1, "module__n_layers": 1}).fit(X, y)
     exported = export_onnx(clf, tmp_path / "timnet.onnx")
     assert exported.metadata_["backend"] == "onnx"
-    for n_clips in (1, 7):
-        assert (
-            _max_diff(exported.predict_proba(X[:n_clips]), clf.predict_proba(X[:n_clips])) <= ATOL
-        )
-    np.testing.assert_array_equal(exported.predict(X), clf.predict(X))
+    for part in (X[:1], X[:7], X):
+        _assert_answers_as(exported, clf, part)
 
 
 def test_a_subject_calibrated_pipeline_exports_for_one_known_person(
-    array_data: tuple[np.ndarray, np.ndarray], tmp_path: Path
+    array_data: ArrayData, tmp_path: Path
 ) -> None:
     import pandas as pd
 
@@ -406,5 +410,4 @@ def test_a_subject_calibrated_pipeline_exports_for_one_known_person(
     assert exported.unexported_steps_ == ["features__transformer"]
     # The graph takes actor 2's raw features and answers as the pipeline does for actor 2.
     mine = actors == 2
-    expected = pipe.predict_proba(table[mine])
-    assert _max_diff(exported.predict_proba(raw[mine]), expected) <= ATOL
+    _assert_answers_as(exported, pipe, table[mine], graph_X=raw[mine])

@@ -8,6 +8,7 @@ exactly as a user loads a real checkpoint folder.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -45,24 +46,30 @@ def _private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SKEMOTION_CACHE_DIR", str(tmp_path / "cache"))
 
 
-@pytest.fixture(scope="session")
-def wav2vec2_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def _saved_random_model(
+    tmp_path_factory: pytest.TempPathFactory, model_class: Any, config: object, name: str
+) -> Path:
+    """A ``model_class`` of random weights (seed 0) from ``config``, saved to a new folder."""
     import torch
 
     torch.manual_seed(0)
-    folder = tmp_path_factory.mktemp("tiny-wav2vec2")
-    transformers.Wav2Vec2Model(tiny_wav2vec2_config()).save_pretrained(folder)
+    folder = tmp_path_factory.mktemp(name)
+    model_class(config).save_pretrained(folder)
     return folder
+
+
+@pytest.fixture(scope="session")
+def wav2vec2_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _saved_random_model(
+        tmp_path_factory, transformers.Wav2Vec2Model, tiny_wav2vec2_config(), "tiny-wav2vec2"
+    )
 
 
 @pytest.fixture(scope="session")
 def resnet_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    import torch
-
-    torch.manual_seed(0)
-    folder = tmp_path_factory.mktemp("tiny-resnet")
-    transformers.ResNetModel(tiny_resnet_config()).save_pretrained(folder)
-    return folder
+    return _saved_random_model(
+        tmp_path_factory, transformers.ResNetModel, tiny_resnet_config(), "tiny-resnet"
+    )
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,18 @@ import numpy as np
 from skemotion.face import AU_INTENSITY_NAMES, AU_PRESENCE_NAMES
 
 
+def _point_column_names(prefix: str, axes: str, n_points: int) -> list[str]:
+    """OpenFace's column names of ``n_points`` points: ``{prefix}{axis}_{i}``, axis by axis."""
+    return [f"{prefix}{axis}_{i}" for axis in axes for i in range(n_points)]
+
+
+def _point_columns(prefix: str, axes: str, points: np.ndarray) -> dict[str, np.ndarray]:
+    """OpenFace's columns of ``points`` (n_frames, n_points, len(axes)), in its order."""
+    n_points = points.shape[1]
+    values = (points[:, i, k] for k in range(len(axes)) for i in range(n_points))
+    return dict(zip(_point_column_names(prefix, axes, n_points), values, strict=True))
+
+
 def openface_columns(layout: str = "2.2") -> list[str]:
     """FeatureExtraction's columns, in its order.
 
@@ -24,11 +36,11 @@ def openface_columns(layout: str = "2.2") -> list[str]:
         raise ValueError(f"unknown OpenFace CSV layout {layout!r}")
     columns += [f"gaze_{eye}_{axis}" for eye in (0, 1) for axis in "xyz"]
     columns += ["gaze_angle_x", "gaze_angle_y"]
-    columns += [f"eye_lmk_{axis}_{i}" for axis in "xy" for i in range(56)]
-    columns += [f"eye_lmk_{axis}_{i}" for axis in "XYZ" for i in range(56)]
+    columns += _point_column_names("eye_lmk_", "xy", 56)
+    columns += _point_column_names("eye_lmk_", "XYZ", 56)
     columns += ["pose_Tx", "pose_Ty", "pose_Tz", "pose_Rx", "pose_Ry", "pose_Rz"]
-    columns += [f"{axis}_{i}" for axis in "xy" for i in range(68)]
-    columns += [f"{axis}_{i}" for axis in "XYZ" for i in range(68)]
+    columns += _point_column_names("", "xy", 68)
+    columns += _point_column_names("", "XYZ", 68)
     columns += ["p_scale", "p_rx", "p_ry", "p_rz", "p_tx", "p_ty"]
     columns += [f"p_{i}" for i in range(34)]
     columns += list(AU_INTENSITY_NAMES) + list(AU_PRESENCE_NAMES)
@@ -273,22 +285,14 @@ def ravdess_tracking_table(
         direction /= np.linalg.norm(direction, axis=1, keepdims=True)
         for k, axis in enumerate("xyz"):
             table[f"gaze_{eye}_{axis}"] = direction[:, k]
-    for k, axis in enumerate("xy"):
-        for i in range(56):
-            table[f"eye_lmk_{axis}_{i}"] = eyes_2d[:, i, k]
-    for k, axis in enumerate("XYZ"):
-        for i in range(56):
-            table[f"eye_lmk_{axis}_{i}"] = eyes_3d[:, i, k]
+    table.update(_point_columns("eye_lmk_", "xy", eyes_2d))
+    table.update(_point_columns("eye_lmk_", "XYZ", eyes_3d))
     for k, axis in enumerate(("Tx", "Ty", "Tz")):
         table[f"pose_{axis}"] = translation[:, k]
     for k, axis in enumerate(("Rx", "Ry", "Rz")):
         table[f"pose_{axis}"] = pose[:, k]
-    for k, axis in enumerate("xy"):
-        for i in range(68):
-            table[f"{axis}_{i}"] = landmarks_2d[:, i, k]
-    for k, axis in enumerate("XYZ"):
-        for i in range(68):
-            table[f"{axis}_{i}"] = landmarks_3d[:, i, k]
+    table.update(_point_columns("", "xy", landmarks_2d))
+    table.update(_point_columns("", "XYZ", landmarks_3d))
     centre = landmarks_2d.mean(axis=1)
     table["p_scale"] = FOCAL_PX / translation[:, 2]
     for k, axis in enumerate(("p_rx", "p_ry", "p_rz")):

@@ -124,16 +124,9 @@ def test_user_calibration_replaces_the_lookup(corpus, tmp_path):
     np.testing.assert_allclose(out[0], expected, rtol=1e-5)
 
 
-def test_reference_among_the_clips_is_extracted_once(corpus, monkeypatch):
+def test_reference_among_the_clips_is_extracted_once(corpus, extracted_sources):
     # Without a cache every extraction decodes and tracks the video again.
-    calls: list[str] = []
-    extract = _landmarks._extract
-
-    def counting(source, settings):
-        calls.append(source)
-        return extract(source, settings)
-
-    monkeypatch.setattr(_landmarks, "_extract", counting)
+    calls = extracted_sources
     neutral, happy, sad = (corpus[(7, e)] for e in ("neutral", "happy", "sad"))
     out = KeyPointDistances(_openface(), use_3d=False).fit_transform([happy, neutral, sad])
     assert sorted(calls) == sorted(map(str, (happy, neutral, sad)))

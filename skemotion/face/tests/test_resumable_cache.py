@@ -7,12 +7,10 @@ this process.
 
 from __future__ import annotations
 
-import os
+import json
 import signal
-import subprocess
 import sys
 import textwrap
-import time
 import zipfile
 from pathlib import Path
 
@@ -24,7 +22,9 @@ pytest.importorskip("dlib")
 pytest.importorskip("cv2")
 pytest.importorskip("skimage")
 
-from skemotion.face import FaceLandmarks, _landmarks
+from skemotion.face import FaceLandmarks
+
+from ...tests._killed_child import kill_when_marker_appears
 
 N_CLIPS = 6
 N_FRAMES = 30
@@ -74,41 +74,21 @@ def video_clips(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
 
 
 def _kill_mid_write(paths: list[str], cache: Path, tmp_path: Path) -> None:
-    import json
-
     marker = tmp_path / "writing"
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
     argument = json.dumps([paths, str(cache), str(marker), N_BEFORE_KILL, N_FRAMES])
-    log = tmp_path / "child.log"
-    with open(log, "wb") as stderr:
-        child = subprocess.Popen(
-            [sys.executable, "-c", CHILD, argument],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=stderr,
-        )
-    try:
-        deadline = time.monotonic() + 300
-        while not marker.exists():
-            if child.poll() is not None:
-                raise AssertionError(f"child ended early: {log.read_text()[-2000:]}")
-            if time.monotonic() > deadline:
-                raise AssertionError("child never reached the third cache write")
-            time.sleep(0.05)
-        os.kill(child.pid, signal.SIGKILL)
-        child.wait(timeout=60)
-    finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait()
-    assert child.returncode == -signal.SIGKILL
+    kill_when_marker_appears(
+        [sys.executable, "-c", CHILD, argument],
+        marker,
+        tmp_path / "child.log",
+        waiting_for="reached the third cache write",
+    )
 
 
 def _entries(cache: Path) -> dict[str, float]:
     return {p.name: p.stat().st_mtime_ns for p in cache.glob("*.npz")}
 
 
-def test_killed_extraction_resumes_without_recomputing(video_clips, tmp_path, monkeypatch):
+def test_killed_extraction_resumes_without_recomputing(video_clips, tmp_path, extracted_sources):
     cache = tmp_path / "cache"
     _kill_mid_write(video_clips, cache, tmp_path)
 
@@ -121,25 +101,16 @@ def test_killed_extraction_resumes_without_recomputing(video_clips, tmp_path, mo
     with pytest.raises(zipfile.BadZipFile):
         np.load(leftovers[0])
 
-    extracted: list[str] = []
-    real_extract = _landmarks._extract
-
-    def counting_extract(source, settings):
-        extracted.append(Path(source).name)
-        return real_extract(source, settings)
-
-    monkeypatch.setattr(_landmarks, "_extract", counting_extract)
     resumed = FaceLandmarks(n_frames=N_FRAMES, cache_dir=cache).extract(video_clips)
 
     # The clips cached before the kill were read, not extracted again; their files untouched.
     cached_stems = {name.rsplit("-", 1)[0] for name in before}
-    assert len(extracted) == N_CLIPS - N_BEFORE_KILL
-    assert not cached_stems & {Path(name).stem for name in extracted}
+    assert len(extracted_sources) == N_CLIPS - N_BEFORE_KILL
+    assert not cached_stems & {Path(source).stem for source in extracted_sources}
     after = _entries(cache)
     assert len(after) == N_CLIPS
     assert all(after[name] == mtime for name, mtime in before.items())
 
-    monkeypatch.setattr(_landmarks, "_extract", real_extract)
     clean = FaceLandmarks(n_frames=N_FRAMES, cache_dir=False).extract(video_clips)
     for got, want in zip(resumed, clean, strict=True):
         assert got is not None and want is not None
@@ -157,7 +128,7 @@ def test_killed_extraction_resumes_without_recomputing(video_clips, tmp_path, mo
     assert sorted(p.name for p in cache.iterdir() if p.name not in after) == [leftovers[0].name]
 
 
-def test_damaged_entry_is_a_miss_with_a_warning(video_clips, tmp_path, monkeypatch):
+def test_damaged_entry_is_a_miss_with_a_warning(video_clips, tmp_path, extracted_sources):
     cache = tmp_path / "cache"
     clips = video_clips[:2]
     first = FaceLandmarks(n_frames=N_FRAMES, cache_dir=cache).extract(clips)
@@ -167,17 +138,10 @@ def test_damaged_entry_is_a_miss_with_a_warning(video_clips, tmp_path, monkeypat
     damaged = next(e for e in entries if e.name.startswith(Path(clips[0]).stem))
     damaged.write_bytes(damaged.read_bytes()[:1000])
 
-    extracted: list[str] = []
-    real_extract = _landmarks._extract
-
-    def counting_extract(source, settings):
-        extracted.append(source)
-        return real_extract(source, settings)
-
-    monkeypatch.setattr(_landmarks, "_extract", counting_extract)
+    extracted_sources.clear()  # the first extraction above
     with pytest.warns(UserWarning, match=f"{damaged.name}: damaged landmark cache entry"):
         second = FaceLandmarks(n_frames=N_FRAMES, cache_dir=cache).extract(clips)
-    assert extracted == [clips[0]]
+    assert extracted_sources == [clips[0]]
     for got, want in zip(second, first, strict=True):
         assert got is not None and want is not None
         np.testing.assert_array_equal(got.landmarks_2d, want.landmarks_2d)

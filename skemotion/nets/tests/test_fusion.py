@@ -20,6 +20,8 @@ from skemotion.nets import (
 )
 from skemotion.paper import PAPER_HYPERPARAMETERS
 
+from ...tests._toy_data import FOUR_CLASSES, two_modalities
+
 SMALL: dict[str, Any] = {
     "module__filters": 8,
     "module__n_scales": 2,
@@ -27,24 +29,6 @@ SMALL: dict[str, Any] = {
     "lr": 1e-2,
     "random_state": 0,
 }
-CLASSES = np.array(["angry", "calm", "happy", "sad"])
-
-
-def _two_modalities(n_clips: int = 128, seed: int = 0) -> tuple[SliceDict, np.ndarray, np.ndarray]:
-    """Four classes; bit 0 of the class is only in the speech, bit 1 only in the face.
-
-    Speech is 16 frames of 4 features, face 30 frames of 6: the modalities differ in length
-    and width. Each modality alone can tell two pairs of classes apart (at best 50 %
-    accuracy); together they tell all four. 8 'actors', every class in each.
-    """
-    rng = np.random.default_rng(seed)
-    code = np.arange(n_clips) % 4
-    speech = rng.normal(size=(n_clips, 16, 4)).astype(np.float32)
-    face = rng.normal(size=(n_clips, 30, 6)).astype(np.float32)
-    speech[:, :, 0] += np.where(code & 1, 1.0, -1.0)[:, None]
-    face[:, :, 1] += np.where(code & 2, 1.0, -1.0)[:, None]
-    groups = (np.arange(n_clips) // 4) % 8
-    return SliceDict(speech=speech, face=face), CLASSES[code], groups
 
 
 # -- FusionTIMNet -----------------------------------------------------------------------
@@ -134,12 +118,12 @@ def test_module_batch_of_one_clip(training: bool) -> None:
 
 
 def test_fit_predict_on_slicedict_and_on_dict() -> None:
-    X, y, _ = _two_modalities(32)
+    X, y, _ = two_modalities(32)
     clf = FusionClassifier(max_epochs=3, **SMALL).fit(X, y)
     assert clf.modalities_ == ("speech", "face")
     assert clf.n_features_per_modality_ == {"speech": 4, "face": 6}
     assert clf.n_features_in_ == 10
-    assert list(clf.classes_) == list(CLASSES)
+    assert list(clf.classes_) == list(FOUR_CLASSES)
     assert isinstance(clf.module_, FusionTIMNet)
     proba = clf.predict_proba(X)
     assert proba.shape == (32, 4)
@@ -156,7 +140,7 @@ def test_fit_predict_on_slicedict_and_on_dict() -> None:
 def test_predictions_of_a_subset_agree_to_float32_rounding() -> None:
     # The reason test_common gives for xfailing check_methods_subset_invariance (whose
     # tolerance is 1e-7): a subset differs by float32 rounding only, never more.
-    X, y, _ = _two_modalities(60)
+    X, y, _ = two_modalities(60)
     clf = FusionClassifier(max_epochs=2, **SMALL).fit(X, y)
     whole = clf.predict_proba(X)
     for rows in (slice(0, 7), slice(30, 31), slice(10, 50)):
@@ -170,7 +154,7 @@ def test_predictions_of_a_subset_agree_to_float32_rounding() -> None:
 
 
 def test_plain_array_is_one_modality_named_x() -> None:
-    X, y, _ = _two_modalities(32)
+    X, y, _ = two_modalities(32)
     clf = FusionClassifier(max_epochs=2, **SMALL).fit(X["speech"], y)
     assert clf.modalities_ == ("x",)
     assert clf.module_.modalities == ("x",)
@@ -183,7 +167,7 @@ def test_plain_array_is_one_modality_named_x() -> None:
 
 
 def test_two_dimensional_modality_is_one_frame() -> None:
-    X, y, _ = _two_modalities(32)
+    X, y, _ = two_modalities(32)
     flat = {"speech": X["speech"], "face": X["face"].mean(axis=1)}  # (n, 6)
     clf = FusionClassifier(max_epochs=2, **SMALL).fit(flat, y)
     assert clf.n_features_per_modality_ == {"speech": 4, "face": 6}
@@ -191,7 +175,7 @@ def test_two_dimensional_modality_is_one_frame() -> None:
 
 
 def test_batch_of_one_clip_at_fit_and_predict() -> None:
-    X, y, _ = _two_modalities(17)  # batch 16: the last training batch holds one clip
+    X, y, _ = two_modalities(17)  # batch 16: the last training batch holds one clip
     clf = FusionClassifier(max_epochs=2, **SMALL).fit(X, y)
     assert clf.predict_proba(X[:1]).shape == (1, 4)
     single = {"speech": X["speech"][:1], "face": X["face"][:1]}
@@ -199,7 +183,7 @@ def test_batch_of_one_clip_at_fit_and_predict() -> None:
 
 
 def test_predict_with_other_modalities_raises() -> None:
-    X, y, _ = _two_modalities(32)
+    X, y, _ = two_modalities(32)
     clf = FusionClassifier(max_epochs=1, **SMALL).fit(X, y)
     with pytest.raises(ValueError, match=r"fitted on modalities \['speech', 'face'\]"):
         clf.predict({"speech": X["speech"]})
@@ -210,7 +194,7 @@ def test_predict_with_other_modalities_raises() -> None:
 
 
 def test_feature_count_mismatch_names_the_modality() -> None:
-    X, y, _ = _two_modalities(32)
+    X, y, _ = two_modalities(32)
     clf = FusionClassifier(max_epochs=1, **SMALL).fit(X, y)
     wrong = {"speech": X["speech"], "face": X["face"][:, :, :5]}
     with pytest.raises(ValueError, match=r"5 features in modality 'face'.*expecting 6"):
@@ -218,7 +202,7 @@ def test_feature_count_mismatch_names_the_modality() -> None:
 
 
 def test_invalid_inputs_raise() -> None:
-    X, y, _ = _two_modalities(32)
+    X, y, _ = two_modalities(32)
     clf = FusionClassifier(max_epochs=1, **SMALL)
     with pytest.raises(ValueError, match="empty mapping"):
         clf.fit({}, y)
@@ -233,7 +217,7 @@ def test_invalid_inputs_raise() -> None:
 
 
 def test_per_modality_params_reach_the_module() -> None:
-    X, y, _ = _two_modalities(32)
+    X, y, _ = two_modalities(32)
     clf = FusionClassifier(
         max_epochs=1,
         **{
@@ -280,7 +264,7 @@ def test_clone_keeps_dict_valued_params() -> None:
     assert copy.get_params()["module__filters"] == filters
     assert copy.get_params()["module__n_scales"] == {"speech": 3, "face": 2}
     assert copy.module__filters is not filters  # deep-copied, as sklearn's clone does
-    X, y, _ = _two_modalities(24)
+    X, y, _ = two_modalities(24)
     fitted = clone(FusionClassifier(max_epochs=1, **{**SMALL, "module__filters": filters}))
     fitted.fit(X, y)
     refit = clone(fitted)
@@ -289,7 +273,7 @@ def test_clone_keeps_dict_valued_params() -> None:
 
 
 def test_pickle_round_trip_predicts_the_same() -> None:
-    X, y, _ = _two_modalities(32)
+    X, y, _ = two_modalities(32)
     clf = FusionClassifier(max_epochs=2, **SMALL).fit(X, y)
     loaded = pickle.loads(pickle.dumps(clf))
     np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
@@ -297,7 +281,7 @@ def test_pickle_round_trip_predicts_the_same() -> None:
 
 
 def test_cross_val_score_on_slicedict_with_groups() -> None:
-    X, y, groups = _two_modalities(48)
+    X, y, groups = two_modalities(48)
     scores = cross_val_score(
         FusionClassifier(max_epochs=2, **SMALL), X, y, groups=groups, cv=GroupKFold(n_splits=3)
     )
@@ -306,7 +290,7 @@ def test_cross_val_score_on_slicedict_with_groups() -> None:
 
 
 def test_grid_search_over_module_filters_and_lr() -> None:
-    X, y, groups = _two_modalities(48)
+    X, y, groups = two_modalities(48)
     search = GridSearchCV(
         FusionClassifier(max_epochs=2, **SMALL),
         {"module__filters": [4, {"speech": 8, "face": 4}], "lr": [1e-3, 1e-2]},
@@ -320,7 +304,7 @@ def test_grid_search_over_module_filters_and_lr() -> None:
 
 
 def test_grouped_valid_split_keeps_actors_apart() -> None:
-    X, y, groups = _two_modalities(64)
+    X, y, groups = two_modalities(64)
     seen: dict[str, set[int]] = {}
 
     class RecordingSplit(GroupedValidSplit):
@@ -344,7 +328,7 @@ def test_grouped_valid_split_keeps_actors_apart() -> None:
 
 
 def test_checkpoint_rule_is_training_loss() -> None:
-    X, y, _ = _two_modalities(32)
+    X, y, _ = two_modalities(32)
     clf = FusionClassifier(max_epochs=4, **{**SMALL, "lr": 0.1}).fit(X, y)
     callback = dict(clf.callbacks_)["checkpoint"]
     assert callback.monitor == "train_loss"
@@ -359,7 +343,7 @@ def test_checkpoint_rule_is_training_loss() -> None:
 
 
 def test_fusion_beats_each_modality_alone_under_actor_cv() -> None:
-    X, y, groups = _two_modalities(128)
+    X, y, groups = two_modalities(128)
     cv = GroupKFold(n_splits=4)
     settings: dict[str, Any] = {"max_epochs": 10, **SMALL}
     fusion = cross_val_score(FusionClassifier(**settings), X, y, groups=groups, cv=cv).mean()
@@ -396,7 +380,7 @@ def test_modality_dropout_zeroes_whole_vectors_in_training_only() -> None:
 
 
 def test_auxiliary_heads_train_every_backbone() -> None:
-    X, y, _ = _two_modalities()
+    X, y, _ = two_modalities(128)
     clf = FusionClassifier(max_epochs=3, auxiliary_weight=0.5, **SMALL).fit(X, y)
     assert set(clf.module_.auxiliary_heads) == {"speech", "face"}
     logits, auxiliary = clf.module_(**{k: torch.as_tensor(v[:5]) for k, v in X.items()})

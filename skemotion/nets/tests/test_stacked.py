@@ -9,7 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import make_pipeline
+from sklearn.pipeline import Pipeline, make_pipeline
 from skorch.callbacks import EpochScoring
 from torch import Tensor
 
@@ -54,6 +54,14 @@ def _assert_same_fit(single: TIMNetClassifier, stacked: TIMNetClassifier, X: np.
     assert single.history[:, "train_batch_count"] == stacked.history[:, "train_batch_count"]
     np.testing.assert_allclose(stacked.predict_proba(X), single.predict_proba(X), atol=1e-3)
     np.testing.assert_array_equal(stacked.predict(X), single.predict(X))
+
+
+def _scaled_timnet(max_epochs: int, random_state: int) -> Pipeline:
+    """A temporal scaler and a small TIM-Net, as the actor-CV tests evaluate."""
+    return make_pipeline(
+        TemporalStandardScaler(),
+        TIMNetClassifier(max_epochs=max_epochs, lr=1e-2, random_state=random_state, **SMALL),
+    )
 
 
 # Different seeds, learning rates, epochs and batch sizes; training sets of different
@@ -266,14 +274,17 @@ def test_members_must_share_shape_and_adam_settings() -> None:
         fit_stacked([TIMNetClassifier(**SMALL)] * 2, [X, X[:, :6]], [y, y])
 
 
-def test_evaluate_actor_cv_stacks_the_folds_and_matches_fold_by_fold() -> None:
+@pytest.mark.parametrize(
+    ("max_epochs", "n_jobs"), [(4, None), (2, 2)], ids=["in-process", "two-workers"]
+)
+def test_evaluate_actor_cv_stacks_the_folds_and_matches_fold_by_fold(
+    max_epochs: int, n_jobs: int | None
+) -> None:
+    # With n_jobs=2 the stack of folds is split over the workers.
     X, y, groups = _toy(120)
-    model = make_pipeline(
-        TemporalStandardScaler(),
-        TIMNetClassifier(max_epochs=4, lr=1e-2, random_state=0, **SMALL),
-    )
+    model = _scaled_timnet(max_epochs, random_state=0)
     alone = evaluate_actor_cv(model, X, y, groups, cv=3, stack_folds=False)
-    together = evaluate_actor_cv(model, X, y, groups, cv=3, stack_folds="auto")
+    together = evaluate_actor_cv(model, X, y, groups, cv=3, n_jobs=n_jobs, stack_folds="auto")
     assert alone.metadata["stacked_folds"] is False
     assert together.metadata["stacked_folds"] is True
     assert together.y_proba is not None and alone.y_proba is not None
@@ -295,13 +306,7 @@ def test_evaluate_actor_cv_stack_folds_true_refuses_what_cannot_stack() -> None:
 
 def test_evaluate_actor_cv_many_stacks_seeds_and_folds() -> None:
     X, y, groups = _toy(120)
-    models = [
-        make_pipeline(
-            TemporalStandardScaler(),
-            TIMNetClassifier(max_epochs=3, lr=1e-2, random_state=seed, **SMALL),
-        )
-        for seed in (0, 1)
-    ]
+    models = [_scaled_timnet(3, random_state=seed) for seed in (0, 1)]
     reports = evaluate_actor_cv_many(models, X, y, groups, cv=3)
     assert [r.metadata["stacked_folds"] for r in reports] == [True, True]
     for model, report in zip(models, reports, strict=True):
@@ -377,16 +382,3 @@ def test_stacked_fit_follows_the_learning_rate_schedule(schedule: str) -> None:
         schedule_callback = dict(stacked.callbacks_)["lr_schedule"]
         assert schedule_callback.step_ == schedule_callback.total_steps_
         assert sum(stacked.history[:, "train_batch_count"]) == schedule_callback.total_steps_
-
-
-def test_evaluate_actor_cv_splits_the_stack_over_workers() -> None:
-    X, y, groups = _toy(120)
-    model = make_pipeline(
-        TemporalStandardScaler(),
-        TIMNetClassifier(max_epochs=2, lr=1e-2, random_state=0, **SMALL),
-    )
-    alone = evaluate_actor_cv(model, X, y, groups, cv=3, stack_folds=False)
-    workers = evaluate_actor_cv(model, X, y, groups, cv=3, n_jobs=2, stack_folds="auto")
-    assert workers.metadata["stacked_folds"] is True
-    assert workers.y_proba is not None and alone.y_proba is not None
-    np.testing.assert_allclose(workers.y_proba, alone.y_proba, atol=1e-5)
