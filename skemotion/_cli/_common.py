@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any, TypedDict
 
-from ..paper import FEATURES, PAPER_HYPERPARAMETERS, PaperFeature
+from ..paper import FEATURES, PAPER_HYPERPARAMETERS
 
 __all__ = [
     "CLIPS_PER_ACTOR",
@@ -69,27 +69,33 @@ class Feature(TypedDict):
     f1: dict[str, float]  # the paper's binary macro-F1 per emotion
 
 
-def _paper_accuracy(feature: PaperFeature) -> float:
-    if feature.accuracy is None:
-        raise ValueError(f"Table 2 has no accuracy for {feature.name!r} alone.")
-    return feature.accuracy
+def _feature(name: str, *, modality: str, title: str, description: str) -> Feature:
+    """A ``--features`` choice, with the paper's figures of the feature ``name`` alone."""
+    paper = FEATURES[name]
+    if paper.accuracy is None:
+        raise ValueError(f"Table 2 has no accuracy for {paper.name!r} alone.")
+    return {
+        "modality": modality,
+        "title": title,
+        "name": description,
+        "accuracy": paper.accuracy,
+        "f1": paper.binary_macro_f1,
+    }
 
 
 FEATURE_CHOICES: dict[str, Feature] = {
-    "lms": {
-        "modality": "audio-only",
-        "title": "Speech: log-mel spectrogram + TIM-Net",
-        "name": "log-mel + TIM-Net",
-        "accuracy": _paper_accuracy(FEATURES["lms"]),
-        "f1": FEATURES["lms"].binary_macro_f1,
-    },
-    "kpd": {
-        "modality": "video-only",
-        "title": "Face: key-point distances + TIM-Net",
-        "name": "face key-point distances + TIM-Net",
-        "accuracy": _paper_accuracy(FEATURES["kpd"]),
-        "f1": FEATURES["kpd"].binary_macro_f1,
-    },
+    "lms": _feature(
+        "lms",
+        modality="audio-only",
+        title="Speech: log-mel spectrogram + TIM-Net",
+        description="log-mel + TIM-Net",
+    ),
+    "kpd": _feature(
+        "kpd",
+        modality="video-only",
+        title="Face: key-point distances + TIM-Net",
+        description="face key-point distances + TIM-Net",
+    ),
 }
 """The choices of ``--features`` of ``evaluate`` and ``train``."""
 
