@@ -295,7 +295,7 @@ class SubjectNormalizer(TransformerMixin, BaseEstimator):
         features = self._features(X, subjects)
         subjects = self._subjects(X, subjects)
         new, stats, counts = self._statistics(features, subjects, np.ones(len(subjects), bool))
-        check_enrollment_counts(self, new.tolist(), counts)
+        check_enrollment_counts(self, new.tolist(), counts.tolist())
         keep = ~np.isin(self.subjects_, new)
         self.subjects_ = np.concatenate([self.subjects_[keep], new])
         self.n_clips_ = np.concatenate([self.n_clips_[keep], counts])
