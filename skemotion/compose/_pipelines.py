@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
@@ -65,33 +65,24 @@ def _subject_normalized(
     )
 
 
-def _timnet_pipeline(
-    step: str,
-    extractor: Any,
+_Network = TypeVar("_Network", TIMNetClassifier, FusionClassifier)
+
+
+def _network(
+    cls: type[_Network],
     *,
-    subject_normalization: Any,
-    subject_column: str,
-    path_column: str,
     max_epochs: int,
     lr: float,
     batch_size: int,
-    n_scales: int,
-    filters: int,
+    n_scales: Any,
+    filters: Any,
     n_layers: int,
     random_state: int | None,
     verbose: int,
     **classifier_params: Any,
-) -> Pipeline:
-    """The paper's single-modality model: ``extractor`` -> standardisation -> TIM-Net.
-
-    The feature step, named ``step``, is ``extractor`` wrapped in the SubjectNormalizer
-    that ``subject_normalization`` names (or ``extractor`` itself); the TIM-Net shape
-    parameters become the classifier's ``module__`` parameters.
-    """
-    features = _subject_normalized(
-        extractor, subject_normalization, subject_column=subject_column, path_column=path_column
-    )
-    classifier = TIMNetClassifier(
+) -> _Network:
+    """``cls`` with a pipeline's training settings, the TIM-Net shape as ``module__`` ones."""
+    return cls(
         max_epochs=max_epochs,
         lr=lr,
         batch_size=batch_size,
@@ -102,6 +93,27 @@ def _timnet_pipeline(
         module__n_layers=n_layers,
         **classifier_params,
     )
+
+
+def _timnet_pipeline(
+    step: str,
+    extractor: Any,
+    *,
+    subject_normalization: Any,
+    subject_column: str,
+    path_column: str,
+    **network: Any,
+) -> Pipeline:
+    """The paper's single-modality model: ``extractor`` -> standardisation -> TIM-Net.
+
+    The feature step, named ``step``, is ``extractor`` wrapped in the SubjectNormalizer
+    that ``subject_normalization`` names (or ``extractor`` itself); ``network`` are the
+    :func:`_network` settings of the TIM-Net.
+    """
+    features = _subject_normalized(
+        extractor, subject_normalization, subject_column=subject_column, path_column=path_column
+    )
+    classifier = _network(TIMNetClassifier, **network)
     return Pipeline(
         [(step, features), ("scaler", TemporalStandardScaler()), ("timnet", classifier)]
     )
@@ -405,15 +417,16 @@ def make_fusion_pipeline(
     if filters is None:
         filters = network_settings(names)["filters"]
     scalers = [(name, TemporalStandardScaler(), name) for name in names]
-    classifier = FusionClassifier(
+    classifier = _network(
+        FusionClassifier,
         max_epochs=max_epochs,
         lr=lr,
         batch_size=batch_size,
+        n_scales=n_scales,
+        filters=filters,
+        n_layers=n_layers,
         random_state=random_state,
         verbose=verbose,
-        module__n_scales=n_scales,
-        module__filters=filters,
-        module__n_layers=n_layers,
         **classifier_params,
     )
     return Pipeline(
