@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
@@ -65,19 +65,24 @@ def _subject_normalized(
     )
 
 
-def _timnet(
+_Network = TypeVar("_Network", TIMNetClassifier, FusionClassifier)
+
+
+def _network(
+    cls: type[_Network],
     *,
     max_epochs: int,
     lr: float,
     batch_size: int,
-    n_scales: int,
-    filters: int,
+    n_scales: Any,
+    filters: Any,
     n_layers: int,
     random_state: int | None,
     verbose: int,
     **classifier_params: Any,
-) -> TIMNetClassifier:
-    return TIMNetClassifier(
+) -> _Network:
+    """``cls`` with a pipeline's training settings, the TIM-Net shape as ``module__`` ones."""
+    return cls(
         max_epochs=max_epochs,
         lr=lr,
         batch_size=batch_size,
@@ -87,6 +92,30 @@ def _timnet(
         module__filters=filters,
         module__n_layers=n_layers,
         **classifier_params,
+    )
+
+
+def _timnet_pipeline(
+    step: str,
+    extractor: Any,
+    *,
+    subject_normalization: Any,
+    subject_column: str,
+    path_column: str,
+    **network: Any,
+) -> Pipeline:
+    """The paper's single-modality model: ``extractor`` -> standardisation -> TIM-Net.
+
+    The feature step, named ``step``, is ``extractor`` wrapped in the SubjectNormalizer
+    that ``subject_normalization`` names (or ``extractor`` itself); ``network`` are the
+    :func:`_network` settings of the TIM-Net.
+    """
+    features = _subject_normalized(
+        extractor, subject_normalization, subject_column=subject_column, path_column=path_column
+    )
+    classifier = _network(TIMNetClassifier, **network)
+    return Pipeline(
+        [(step, features), ("scaler", TemporalStandardScaler()), ("timnet", classifier)]
     )
 
 
@@ -151,7 +180,12 @@ def make_speech_pipeline(
     >>> [name for name, _ in pipe.steps]
     ['lms', 'scaler', 'timnet']
     """
-    classifier = _timnet(
+    return _timnet_pipeline(
+        "lms",
+        LogMelSpectrogram(n_jobs=n_jobs, verbose=verbose, path_column=path_column),
+        subject_normalization=subject_normalization,
+        subject_column=subject_column,
+        path_column=path_column,
         max_epochs=max_epochs,
         lr=lr,
         batch_size=batch_size,
@@ -161,21 +195,6 @@ def make_speech_pipeline(
         random_state=random_state,
         verbose=verbose,
         **classifier_params,
-    )
-    return Pipeline(
-        [
-            (
-                "lms",
-                _subject_normalized(
-                    LogMelSpectrogram(n_jobs=n_jobs, verbose=verbose, path_column=path_column),
-                    subject_normalization,
-                    subject_column=subject_column,
-                    path_column=path_column,
-                ),
-            ),
-            ("scaler", TemporalStandardScaler()),
-            ("timnet", classifier),
-        ]
     )
 
 
@@ -238,7 +257,12 @@ def make_face_pipeline(
     >>> [name for name, _ in pipe.steps]
     ['kpd', 'scaler', 'timnet']
     """
-    classifier = _timnet(
+    return _timnet_pipeline(
+        "kpd",
+        KeyPointDistances(landmarks, normalization=normalization, path_column=path_column),
+        subject_normalization=subject_normalization,
+        subject_column=subject_column,
+        path_column=path_column,
         max_epochs=max_epochs,
         lr=lr,
         batch_size=batch_size,
@@ -248,15 +272,6 @@ def make_face_pipeline(
         random_state=random_state,
         verbose=verbose,
         **classifier_params,
-    )
-    features = _subject_normalized(
-        KeyPointDistances(landmarks, normalization=normalization, path_column=path_column),
-        subject_normalization,
-        subject_column=subject_column,
-        path_column=path_column,
-    )
-    return Pipeline(
-        [("kpd", features), ("scaler", TemporalStandardScaler()), ("timnet", classifier)]
     )
 
 
@@ -373,15 +388,21 @@ def make_fusion_pipeline(
             f"Unknown modality {unknown[0]!r}; make_fusion_pipeline builds "
             f"{sorted(FUSION_MODALITIES)}. Compose other transformers with ModalityUnion."
         )
-    options: dict[str, Any] = {
-        "landmarks": landmarks,
-        "n_jobs": n_jobs,
-        "verbose": verbose,
-        "audio_column": audio_column,
-        "video_column": video_column,
-        "subject_column": subject_column,
-    }
-    extractors = [(name, *make_extractor(name, **options)) for name in names]
+    extractors = [
+        (
+            name,
+            *make_extractor(
+                name,
+                landmarks=landmarks,
+                n_jobs=n_jobs,
+                verbose=verbose,
+                audio_column=audio_column,
+                video_column=video_column,
+                subject_column=subject_column,
+            ),
+        )
+        for name in names
+    ]
     if subject_normalization is not None:
         extractors = [
             _subject_normalized_modality(
@@ -396,15 +417,16 @@ def make_fusion_pipeline(
     if filters is None:
         filters = network_settings(names)["filters"]
     scalers = [(name, TemporalStandardScaler(), name) for name in names]
-    classifier = FusionClassifier(
+    classifier = _network(
+        FusionClassifier,
         max_epochs=max_epochs,
         lr=lr,
         batch_size=batch_size,
+        n_scales=n_scales,
+        filters=filters,
+        n_layers=n_layers,
         random_state=random_state,
         verbose=verbose,
-        module__n_scales=n_scales,
-        module__filters=filters,
-        module__n_layers=n_layers,
         **classifier_params,
     )
     return Pipeline(

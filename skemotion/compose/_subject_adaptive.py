@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Hashable
-from numbers import Integral
 from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.pipeline import Pipeline
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils._param_validation import HasMethods
 from sklearn.utils.validation import check_is_fitted
 
 from .._subjects import as_subject_array, unique_in_order
 from ..nets import TIMNetClassifier, batchnorm_statistics, using_batchnorm_statistics
 from ..preprocessing import select_calibration_clips, subjects_of
+from ..utils._calibration import (
+    CALIBRATION_PARAMETER_CONSTRAINTS,
+    calibration_clip_choice,
+    calibration_description,
+    check_enrollment_counts,
+    handle_uncalibrated,
+)
 from ..utils._groups import groups_fit_params
 from ..utils._tables import take_rows
 
@@ -81,15 +86,8 @@ class SubjectAdaptiveClassifier(ClassifierMixin, BaseEstimator):
     """
 
     _parameter_constraints: dict[str, list[Any]] = {
+        **CALIBRATION_PARAMETER_CONSTRAINTS,
         "estimator": [HasMethods(["fit", "predict_proba"])],
-        "subject_column": [str],
-        "source": [StrOptions({"all", "neutral"})],
-        "n_clips": [None, Interval(Integral, 1, None, closed="left")],
-        "selection": [StrOptions({"first", "random"})],
-        "min_clips": [Interval(Integral, 2, None, closed="left")],
-        "on_uncalibrated": [StrOptions({"raise", "global"})],
-        "path_column": [str],
-        "random_state": ["random_state"],
     }
 
     def __init__(
@@ -173,12 +171,7 @@ class SubjectAdaptiveClassifier(ClassifierMixin, BaseEstimator):
         features = self._features(X)
         every = np.ones(len(subjects), dtype=bool)
         names, statistics, counts = self._calibrate(X, features, subjects, rows=every)
-        short = [name for name, n in zip(names, counts, strict=True) if n < self.min_clips]
-        if short:
-            raise ValueError(
-                f"Cannot enroll subject(s) {short[:5]}: fewer than min_clips={self.min_clips} "
-                "enrollment clips."
-            )
+        check_enrollment_counts(self, names, counts)
         keep = [i for i, s in enumerate(self.subjects_.tolist()) if s not in names]
         self.subjects_ = as_subject_array([*self.subjects_[keep].tolist(), *names])
         self.statistics_ = [*(self.statistics_[i] for i in keep), *statistics]
@@ -210,7 +203,12 @@ class SubjectAdaptiveClassifier(ClassifierMixin, BaseEstimator):
                 _rows(X, new_rows), _rows(features, new_rows), subjects[new_rows]
             )
             short = [s for s, n in zip(names, counts, strict=True) if n < self.min_clips]
-            self._uncalibrated(short)
+            handle_uncalibrated(
+                self,
+                short,
+                fallback="the network's own statistics (all training subjects)",
+                stacklevel=3,
+            )
             stored.update(
                 (s, stats)
                 for s, stats, n in zip(names, statistics, counts, strict=True)
@@ -234,15 +232,8 @@ class SubjectAdaptiveClassifier(ClassifierMixin, BaseEstimator):
 
     def describe(self) -> dict[str, Any]:
         """The protocol of this calibration, as results must report it."""
-        return {
-            "protocol": "transductive",
-            "subject_normalization": "per-subject batch-norm statistics "
-            "(SubjectAdaptiveClassifier, AdaBN)",
-            "source": self.source,
-            "n_clips": self.n_clips,
-            "selection": self.selection if self.n_clips is not None else None,
-            "with_std": True,
-        }
+        method = "per-subject batch-norm statistics (SubjectAdaptiveClassifier, AdaBN)"
+        return {**calibration_description(self, method), "with_std": True}
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
@@ -274,15 +265,7 @@ class SubjectAdaptiveClassifier(ClassifierMixin, BaseEstimator):
         self, X: Any, features: Any, subjects: np.ndarray, *, rows: np.ndarray | None = None
     ) -> tuple[list[Hashable], list[dict[str, np.ndarray]], list[int]]:
         if rows is None:
-            rows = select_calibration_clips(
-                X,
-                subjects,
-                source=self.source,
-                n_clips=self.n_clips,
-                selection=self.selection,
-                path_column=self.path_column,
-                random_state=self.random_state,
-            )
+            rows = select_calibration_clips(X, subjects, **calibration_clip_choice(self))
         names, statistics, counts = unique_in_order(subjects), [], []
         network = self._network()
         for subject in names:
@@ -294,25 +277,6 @@ class SubjectAdaptiveClassifier(ClassifierMixin, BaseEstimator):
                 else {}
             )
         return names, statistics, counts
-
-    def _uncalibrated(self, subjects: list[Hashable]) -> None:
-        if not subjects:
-            return
-        message = (
-            f"Subject(s) {subjects[:5]} have fewer than min_clips={self.min_clips} "
-            f"calibration clips (source={self.source!r}) and no stored statistics (not "
-            "fitted with enough clips, not enrolled)."
-        )
-        if self.on_uncalibrated == "raise":
-            raise ValueError(
-                message + " Enroll them first (enroll), pass more of their clips, or set "
-                "on_uncalibrated='global'."
-            )
-        warnings.warn(
-            message + " They get the network's own statistics (all training subjects).",
-            UserWarning,
-            stacklevel=3,
-        )
 
 
 def _rows(data: Any, mask: np.ndarray) -> Any:

@@ -11,7 +11,7 @@ from typing import Literal
 import pandas as pd
 from sklearn.utils import Bunch
 
-from ._ravdess import EMOTIONS, load_ravdess
+from ._ravdess import _RECORDING_COLUMNS, EMOTIONS, load_ravdess
 
 __all__ = ["AUDIOVISUAL_COLUMNS", "load_ravdess_audiovisual"]
 
@@ -19,19 +19,7 @@ __all__ = ["AUDIOVISUAL_COLUMNS", "load_ravdess_audiovisual"]
 _OTHER_VIDEO = {"video-only": "audio-video", "audio-video": "video-only"}
 _RECORDING_KEY = ("vocal_channel", "emotion", "intensity", "statement", "repetition", "actor")
 
-AUDIOVISUAL_COLUMNS: tuple[str, ...] = (
-    "audio_path",
-    "video_path",
-    "vocal_channel",
-    "emotion",
-    "emotion_code",
-    "intensity",
-    "statement",
-    "statement_text",
-    "repetition",
-    "actor",
-    "gender",
-)
+AUDIOVISUAL_COLUMNS: tuple[str, ...] = ("audio_path", "video_path", *_RECORDING_COLUMNS)
 """Columns of the ``frame`` returned by :func:`load_ravdess_audiovisual`, in order."""
 
 

@@ -72,10 +72,8 @@ _VIDEO_MODALITIES = ("audio-video", "video-only")
 _ACTOR_DIR = re.compile(r"^actor_(\d+)$", re.IGNORECASE)
 _FIELD = re.compile(r"^\d{2}$")
 
-FRAME_COLUMNS: tuple[str, ...] = (
-    "path",
-    "clip_id",
-    "modality",
+# What a clip's name says of the recording, as columns: every clip table ends with them.
+_RECORDING_COLUMNS: tuple[str, ...] = (
     "vocal_channel",
     "emotion",
     "emotion_code",
@@ -86,6 +84,8 @@ FRAME_COLUMNS: tuple[str, ...] = (
     "actor",
     "gender",
 )
+
+FRAME_COLUMNS: tuple[str, ...] = ("path", "clip_id", "modality", *_RECORDING_COLUMNS)
 """Columns of the ``frame`` returned by :func:`load_ravdess`, in order."""
 
 

@@ -6,6 +6,7 @@ import numbers
 import sys
 import time
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -30,6 +31,19 @@ __all__ = [
     "evaluate_actor_cv",
     "evaluate_actor_cv_many",
 ]
+
+_FoldResult = tuple[np.ndarray, float, float, tuple[np.ndarray, np.ndarray] | None]
+"""A fitted fold's test predictions, fit and score times, and (classes, posteriors)."""
+
+
+@dataclass(frozen=True)
+class _ActorFolds:
+    """What every estimator of a run is cross-validated on: labels, actors and splits."""
+
+    y: np.ndarray
+    groups: np.ndarray
+    cv: Any
+    splits: list[tuple[np.ndarray, np.ndarray]]
 
 
 def default_actor_cv(actors: set[Any]) -> Any:
@@ -72,7 +86,7 @@ def _fit_and_predict(
     train: np.ndarray,
     test: np.ndarray,
     groups: np.ndarray | None = None,
-) -> tuple[np.ndarray, float, float, tuple[np.ndarray, np.ndarray] | None]:
+) -> _FoldResult:
     model: Any = clone(estimator)
     fit_params = groups_fit_params(model, None if groups is None else groups[train])
     start = time.perf_counter()
@@ -81,9 +95,7 @@ def _fit_and_predict(
     return (*_predict_fold(model, X, test, fit_time),)
 
 
-def _predict_fold(
-    model: Any, X: Any, test: np.ndarray, fit_time: float
-) -> tuple[np.ndarray, float, float, tuple[np.ndarray, np.ndarray] | None]:
+def _predict_fold(model: Any, X: Any, test: np.ndarray, fit_time: float) -> _FoldResult:
     """Predictions, fit and score times, and posteriors of a fitted fold model."""
     start = time.perf_counter()
     X_test = take_rows(X, test)
@@ -104,7 +116,7 @@ def _fit_and_predict_stacked(
     *,
     n_jobs: int | None,
     verbose: int,
-) -> list[list[tuple[np.ndarray, float, float, tuple[np.ndarray, np.ndarray] | None]]]:
+) -> list[list[_FoldResult]]:
     """The fold results of each estimator (on its inputs), the networks trained stacked."""
     fitted = _fit_folds_stacked(estimators, inputs_of, y, splits, n_jobs=n_jobs, verbose=verbose)
     tests = [(X, test) for X in inputs_of for _, test in splits]
@@ -125,7 +137,7 @@ def _fit_and_predict_parts(
     test: np.ndarray,
     groups: np.ndarray | None,
     *values: Any,
-) -> tuple[np.ndarray, float, float, tuple[np.ndarray, np.ndarray] | None]:
+) -> _FoldResult:
     """:func:`_fit_and_predict` of the mapping ``kind(zip(keys, values))``."""
     X = kind(**dict(zip(keys, values, strict=True)))
     return _fit_and_predict(estimator, X, y, train, test, groups)
@@ -257,75 +269,18 @@ def evaluate_actor_cv(
     >>> len(report.y_pred), int(report.confusion_matrix.sum())
     (240, 240)
     """
-    y, groups, cv, splits = _actor_splits(X, y, groups, cv)
-    stacked = _use_stacking([estimator], stack_folds)
-    (extraction,) = _extract_once([estimator], X, extract_once, verbose=verbose)
-    return _cross_validate(
-        estimator,
-        extraction,
-        y=y,
-        groups=groups,
+    return evaluate_actor_cv_many(
+        [estimator],
+        X,
+        y,
+        groups,
         cv=cv,
-        splits=splits,
         n_jobs=n_jobs,
         verbose=verbose,
         labels=labels,
-        stacked=stacked,
-    )
-
-
-def _cross_validate(
-    estimator: BaseEstimator,
-    extraction: tuple[Any, Any, list[str]],
-    *,
-    y: np.ndarray,
-    groups: np.ndarray,
-    cv: Any,
-    splits: list[tuple[np.ndarray, np.ndarray]],
-    n_jobs: int | None,
-    verbose: int,
-    labels: Sequence[Any] | None,
-    stacked: bool,
-) -> ActorCVReport:
-    """The report of ``estimator``: what is left of it fitted on its extracted inputs."""
-    features, model, extracted = extraction
-    # Each fold trains a model: new workers, measured by loky against a fold.
-    fresh_loky_workers(n_jobs)
-    results: Iterable[Any]
-    if stacked:
-        if verbose >= 1:
-            print(f"training the {len(splits)} folds as one stacked network", file=sys.stderr)
-        results = _fit_and_predict_stacked(
-            [model], [features], y, splits, n_jobs=n_jobs, verbose=verbose
-        )[0]
-    elif isinstance(features, Mapping):
-        parallel = Parallel(n_jobs=n_jobs, return_as=streaming_return_as())
-        # Each modality's array as an argument of its own: joblib's dask backend then
-        # scatters it to the cluster once for all folds, whereas a plain dict (not
-        # weak-referenceable) would travel whole inside every fold's task.
-        kind, keys = type(features), list(features.keys())
-        results = parallel(
-            delayed(_fit_and_predict_parts)(
-                model, kind, keys, y, train, test, groups, *features.values()
-            )
-            for train, test in splits
-        )
-    else:
-        parallel = Parallel(n_jobs=n_jobs, return_as=streaming_return_as())
-        results = parallel(
-            delayed(_fit_and_predict)(model, features, y, train, test, groups)
-            for train, test in splits
-        )
-    return _build_report(
-        results,
-        y=y,
-        groups=groups,
-        splits=splits,
-        labels=labels,
-        verbose=verbose,
-        metadata=_metadata(cv, estimator, stacked, extracted),
-        protocol=calibration_protocol(estimator),
-    )
+        stack_folds=stack_folds,
+        extract_once=extract_once,
+    )[0]
 
 
 def evaluate_actor_cv_many(
@@ -366,13 +321,14 @@ def evaluate_actor_cv_many(
 
     Examples
     --------
+    A grid over the regularisation of a logistic regression, on the same actor folds:
+
     >>> import numpy as np
+    >>> from sklearn.datasets import make_classification
     >>> from sklearn.linear_model import LogisticRegression
     >>> from skemotion.model_selection import evaluate_actor_cv_many
-    >>> rng = np.random.default_rng(0)
+    >>> X, y = make_classification(n_samples=240, random_state=0)
     >>> actors = np.repeat(np.arange(1, 25), 10)
-    >>> y = np.tile(["happy", "sad"], 120)
-    >>> X = rng.normal(size=(240, 4)) + (y == "happy")[:, None]
     >>> models = [LogisticRegression(C=c) for c in (0.1, 1.0)]
     >>> reports = evaluate_actor_cv_many(models, X, y, actors)
     >>> [len(report.fold_accuracy) for report in reports]
@@ -381,54 +337,80 @@ def evaluate_actor_cv_many(
     estimators = list(estimators)
     if not estimators:
         raise ValueError("evaluate_actor_cv_many needs at least one estimator.")
-    y, groups, cv, splits = _actor_splits(X, y, groups, cv)
+    folds = _actor_splits(X, y, groups, cv)
     stacked = _use_stacking(estimators, stack_folds)
     extractions = _extract_once(estimators, X, extract_once, verbose=verbose)
-    if not stacked:
-        return [
-            _cross_validate(
-                estimator,
-                extraction,
-                y=y,
-                groups=groups,
-                cv=cv,
-                splits=splits,
-                n_jobs=n_jobs,
-                verbose=verbose,
-                labels=labels,
-                stacked=False,
+    fold_results: Iterable[Iterable[_FoldResult]]
+    if stacked:
+        fold_results = _fit_stacked(extractions, folds, n_jobs=n_jobs, verbose=verbose)
+    else:
+        # One estimator after the other, each report built as its folds finish.
+        fold_results = (
+            _fit_folds(model, features, folds, n_jobs=n_jobs) for features, model, _ in extractions
+        )
+    return [
+        _build_report(
+            results,
+            folds,
+            metadata=_metadata(folds.cv, estimator, stacked, extracted),
+            protocol=calibration_protocol(estimator),
+            labels=labels,
+            verbose=verbose,
+        )
+        for estimator, (_, _, extracted), results in zip(
+            estimators, extractions, fold_results, strict=True
+        )
+    ]
+
+
+def _fit_folds(model: Any, features: Any, folds: _ActorFolds, *, n_jobs: int | None) -> Any:
+    """Each fold of ``model`` fitted on its extracted ``features``, streamed as they finish."""
+    # Each fold trains a model: new workers, measured by loky against a fold.
+    fresh_loky_workers(n_jobs)
+    parallel = Parallel(n_jobs=n_jobs, return_as=streaming_return_as())
+    y, groups = folds.y, folds.groups
+    if isinstance(features, Mapping):
+        # Each modality's array as an argument of its own: joblib's dask backend then
+        # scatters it to the cluster once for all folds, whereas a plain dict (not
+        # weak-referenceable) would travel whole inside every fold's task.
+        kind, keys = type(features), list(features.keys())
+        return parallel(
+            delayed(_fit_and_predict_parts)(
+                model, kind, keys, y, train, test, groups, *features.values()
             )
-            for estimator, extraction in zip(estimators, extractions, strict=True)
-        ]
+            for train, test in folds.splits
+        )
+    return parallel(
+        delayed(_fit_and_predict)(model, features, y, train, test, groups)
+        for train, test in folds.splits
+    )
+
+
+def _fit_stacked(
+    extractions: Sequence[tuple[Any, Any, list[str]]],
+    folds: _ActorFolds,
+    *,
+    n_jobs: int | None,
+    verbose: int,
+) -> list[list[_FoldResult]]:
+    """The fold results of every extracted model, all networks trained as one stack."""
     fresh_loky_workers(n_jobs)
     if verbose >= 1:
-        print(
-            f"training {len(estimators)} x {len(splits)} folds as one stacked network",
-            file=sys.stderr,
+        n_folds = len(folds.splits)
+        networks = (
+            f"the {n_folds} folds"
+            if len(extractions) == 1
+            else f"{len(extractions)} x {n_folds} folds"
         )
-    results = _fit_and_predict_stacked(
+        print(f"training {networks} as one stacked network", file=sys.stderr)
+    return _fit_and_predict_stacked(
         [model for _, model, _ in extractions],
         [features for features, _, _ in extractions],
-        y,
-        splits,
+        folds.y,
+        folds.splits,
         n_jobs=n_jobs,
         verbose=verbose,
     )
-    return [
-        _build_report(
-            fold_results,
-            y=y,
-            groups=groups,
-            splits=splits,
-            labels=labels,
-            verbose=verbose,
-            metadata=_metadata(cv, estimator, True, extracted),
-            protocol=calibration_protocol(estimator),
-        )
-        for estimator, (_, _, extracted), fold_results in zip(
-            estimators, extractions, results, strict=True
-        )
-    ]
 
 
 def _metadata(cv: Any, estimator: Any, stacked: bool, extracted: list[str]) -> dict[str, Any]:
@@ -440,9 +422,7 @@ def _metadata(cv: Any, estimator: Any, stacked: bool, extracted: list[str]) -> d
     }
 
 
-def _actor_splits(
-    X: Any, y: Any, groups: Any, cv: Any
-) -> tuple[np.ndarray, np.ndarray, Any, list[tuple[np.ndarray, np.ndarray]]]:
+def _actor_splits(X: Any, y: Any, groups: Any, cv: Any) -> _ActorFolds:
     """Checked labels and actors, the cross-validator and its leak-free splits."""
     y = np.asarray(y)
     groups = np.asarray(groups)
@@ -456,7 +436,7 @@ def _actor_splits(
         cv = GroupKFold(n_splits=int(cv))
     else:
         cv = check_cv(cv, y, classifier=True)
-    return y, groups, cv, _check_actor_splits(cv, X, y, groups)
+    return _ActorFolds(y, groups, cv, _check_actor_splits(cv, X, y, groups))
 
 
 def _use_stacking(estimators: Sequence[Any], stack_folds: bool | str) -> bool:
@@ -474,17 +454,16 @@ def _use_stacking(estimators: Sequence[Any], stack_folds: bool | str) -> bool:
 
 
 def _build_report(
-    results: Iterable[tuple[np.ndarray, float, float, tuple[np.ndarray, np.ndarray] | None]],
+    results: Iterable[_FoldResult],
+    folds: _ActorFolds,
     *,
-    y: np.ndarray,
-    groups: np.ndarray,
-    splits: list[tuple[np.ndarray, np.ndarray]],
-    labels: Sequence[Any] | None,
-    verbose: int,
     metadata: dict[str, Any],
     protocol: dict[str, Any],
+    labels: Sequence[Any] | None,
+    verbose: int,
 ) -> ActorCVReport:
     """Pool the folds' predictions (consumed as they arrive) into a report."""
+    y, groups, splits = folds.y, folds.groups, folds.splits
     fold_preds: list[np.ndarray] = []
     fold_probas: list[tuple[np.ndarray, np.ndarray] | None] = []
     fit_time: list[float] = []

@@ -77,11 +77,11 @@ class _Cell:
 
 def _run_cells(
     cells: Sequence[_Cell],
+    kind: _Table,
     *,
     corpus: pd.DataFrame,
     settings: ReproduceSettings,
     output: Path,
-    score: Callable[[ActorCVReport, _Cell], tuple[float, float]],
     log: Callable[[str], None],
     overwrite: bool,
 ) -> pd.DataFrame:
@@ -110,7 +110,9 @@ def _run_cells(
                 log(f"{cell.row} x {cell.column}{_emo(cell)}: skipped ({reason})")
             else:
                 log(f"{cell.row} x {cell.column}{_emo(cell)}: fitting ...")
-                record = _fit_cell(cell, store, corpus, groups, cv, settings, score, cell_dir, log)
+                record = _fit_cell(
+                    cell, store, corpus, groups, cv, settings, kind.score, cell_dir, log
+                )
                 record["fingerprint"] = fingerprint
                 record["provenance"] = provenance
                 # A killed run never leaves a half-written record.
@@ -216,6 +218,38 @@ def _binary_macro_f1(report: ActorCVReport, cell: _Cell) -> tuple[float, float]:
     return float(np.mean(scores)), float(np.std(scores))
 
 
+@dataclass(frozen=True)
+class _Table:
+    """What a table's run does its own way: scoring a cell, laying out and naming the grid."""
+
+    name: str  # stem of the output files
+    score: Callable[[ActorCVReport, _Cell], tuple[float, float]]  # a cell's mean and std
+    keys: tuple[str, str]  # the cell table's columns that place a cell: grid row, column
+    corner: str  # header of the grid's row names
+    paper: Callable[[str, str], float | None]  # the paper's figure of a grid cell
+    fmt: str  # number format of the heatmap
+    title: str  # title of the heatmap
+
+
+_TABLE1 = _Table(
+    name="table1",
+    score=_binary_macro_f1,
+    keys=("row", "emotion"),
+    corner="feature",
+    paper=lambda name, emotion: PAPER_TABLE1[name][emotion],
+    fmt=".2f",
+    title="Table 1 analogue: binary macro-F1",
+)
+_TABLE2 = _Table(
+    name="table2",
+    score=_accuracy_percent,
+    keys=("row", "column"),
+    corner="visual \\ speech",
+    paper=lambda row, column: PAPER_TABLE2.get((row, column)),
+    fmt=".1f",
+    title="Table 2 analogue: 8-class accuracy (%)",
+)
+
 # -- tables: markdown, CSV, JSON, heatmap -------------------------------------------------
 
 
@@ -290,28 +324,14 @@ def reproduce_table2(
                 cells.append(_Cell(row, column, features, "multiclass"))
     table = _run_cells(
         cells,
+        _TABLE2,
         corpus=corpus,
         settings=settings,
         output=output,
-        score=_accuracy_percent,
         log=log,
         overwrite=overwrite,
     )
-    lookup = {(r.row, r.column): r for r in table.itertuples()}
-    lines = [
-        "| visual \\ speech | " + " | ".join(column_names) + " |",
-        "| --- |" + " ---: |" * len(column_names),
-    ]
-    values = np.full((len(row_names), len(column_names)), np.nan)
-    for i, row in enumerate(row_names):
-        cells_text = []
-        for j, column in enumerate(column_names):
-            record = lookup.get((row, column))
-            mean = None if record is None or record.status != "done" else record.mean
-            if mean is not None:
-                values[i, j] = mean
-            cells_text.append(_fmt(mean, PAPER_TABLE2.get((row, column)), 2) if record else "")
-        lines.append(f"| {row} | " + " | ".join(cells_text) + " |")
+    lines, values = _grid(table, _TABLE2, row_names, column_names)
     skipped = table[table["status"] == "skipped"]
     notes = [f"- {r.row} x {r.column}: skipped, {r.reason}" for r in skipped.itertuples()]
     late = _late_fusion(table, row_names, column_names, output)
@@ -322,17 +342,9 @@ def reproduce_table2(
         + ("\n\n" + _late_fusion_markdown(late) if len(late) else "")
         + "\n"
     )
-    paths = _write_outputs(table, markdown, output, "table2")
+    _write_table(table, _TABLE2, markdown, values, output, row_names, column_names)
     if len(late):
         late.to_csv(output / "table2_late_fusion.csv", index=False)
-    _heatmap(
-        values,
-        rows=row_names,
-        columns=column_names,
-        path=paths["heatmap"],
-        fmt=".1f",
-        title="Table 2 analogue: 8-class accuracy (%)",
-    )
     return table, markdown
 
 
@@ -435,43 +447,21 @@ def reproduce_table1(
     ]
     table = _run_cells(
         cells,
+        _TABLE1,
         corpus=corpus,
         settings=settings,
         output=output,
-        score=_binary_macro_f1,
         log=log,
         overwrite=overwrite,
     )
-    lookup = {(r.row, r.emotion): r for r in table.itertuples()}
-    lines = [
-        "| feature | " + " | ".join(emotion_names) + " |",
-        "| --- |" + " ---: |" * len(emotion_names),
-    ]
-    values = np.full((len(feature_names), len(emotion_names)), np.nan)
-    for i, name in enumerate(feature_names):
-        texts = []
-        for j, emotion in enumerate(emotion_names):
-            record = lookup[(name, emotion)]
-            mean = record.mean if record.status == "done" else None
-            if mean is not None:
-                values[i, j] = mean
-            texts.append(_fmt(mean, PAPER_TABLE1[name][emotion], 2))
-        lines.append(f"| {name} | " + " | ".join(texts) + " |")
+    lines, values = _grid(table, _TABLE1, feature_names, emotion_names)
     reasons = sorted({(r.row, r.reason) for r in table.itertuples() if r.status == "skipped"})
     notes = [f"- {row}: skipped, {reason}" for row, reason in reasons]
     markdown = (
         "Binary (emotion vs rest) macro-F1, mean over the actor folds; the paper's figure in "
         "brackets.\n\n" + "\n".join(lines) + ("\n\n" + "\n".join(notes) if notes else "") + "\n"
     )
-    paths = _write_outputs(table, markdown, output, "table1")
-    _heatmap(
-        values,
-        rows=feature_names,
-        columns=emotion_names,
-        path=paths["heatmap"],
-        fmt=".2f",
-        title="Table 1 analogue: binary macro-F1",
-    )
+    _write_table(table, _TABLE1, markdown, values, output, feature_names, emotion_names)
     return table, markdown
 
 
@@ -483,3 +473,50 @@ def _check_subset(chosen: Iterable[str] | None, known: Mapping[str, Any], what: 
     if unknown:
         raise ValueError(f"unknown Table {what}(s) {unknown}; choose from {list(known)}")
     return names
+
+
+def _grid(
+    table: pd.DataFrame, kind: _Table, row_names: Sequence[str], column_names: Sequence[str]
+) -> tuple[list[str], np.ndarray]:
+    """The markdown grid of a table's cells beside the paper's figures, and its means.
+
+    A cell that did not run is blank; one that was skipped shows a dash, and its mean is NaN.
+    """
+    first, second = kind.keys
+    lookup = {(getattr(r, first), getattr(r, second)): r for r in table.itertuples()}
+    lines = [
+        f"| {kind.corner} | " + " | ".join(column_names) + " |",
+        "| --- |" + " ---: |" * len(column_names),
+    ]
+    values = np.full((len(row_names), len(column_names)), np.nan)
+    for i, row in enumerate(row_names):
+        texts = []
+        for j, column in enumerate(column_names):
+            record = lookup.get((row, column))
+            mean = None if record is None or record.status != "done" else record.mean
+            if mean is not None:
+                values[i, j] = mean
+            texts.append("" if record is None else _fmt(mean, kind.paper(row, column), 2))
+        lines.append(f"| {row} | " + " | ".join(texts) + " |")
+    return lines, values
+
+
+def _write_table(
+    table: pd.DataFrame,
+    kind: _Table,
+    markdown: str,
+    values: np.ndarray,
+    output: Path,
+    row_names: Sequence[str],
+    column_names: Sequence[str],
+) -> None:
+    """The table's CSV, JSON and markdown files and the heatmap of its means."""
+    paths = _write_outputs(table, markdown, output, kind.name)
+    _heatmap(
+        values,
+        rows=row_names,
+        columns=column_names,
+        path=paths["heatmap"],
+        fmt=kind.fmt,
+        title=kind.title,
+    )

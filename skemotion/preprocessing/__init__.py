@@ -1,13 +1,12 @@
 """Preprocessing of feature arrays: global and per-subject standardisation."""
 
-from ._subject import (
+from ._calibration import (
     INDUCTIVE_PROTOCOL,
-    SubjectNormalizer,
     calibration_protocol,
     select_calibration_clips,
-    subject_statistics,
     subjects_of,
 )
+from ._subject import SubjectNormalizer, subject_statistics
 from ._temporal_scaler import TemporalStandardScaler
 
 __all__ = [

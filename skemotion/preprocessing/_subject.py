@@ -2,36 +2,30 @@
 
 from __future__ import annotations
 
-import warnings
-import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from numbers import Integral
 from typing import Any
 
 import numpy as np
 from scipy import sparse
 from sklearn.base import BaseEstimator, TransformerMixin, clone
-from sklearn.utils import check_random_state, get_tags
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils import get_tags
+from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.validation import check_array, check_is_fitted
 from skorch.helper import SliceDict
 
 from .._subjects import as_subject_array, plain, unique_in_order
+from ..utils._calibration import (
+    CALIBRATION_PARAMETER_CONSTRAINTS,
+    calibration_clip_choice,
+    calibration_description,
+    check_enrollment_counts,
+    describe_subjects,
+    handle_uncalibrated,
+)
+from ._calibration import select_calibration_clips, subjects_of
 
-__all__ = [
-    "INDUCTIVE_PROTOCOL",
-    "SubjectNormalizer",
-    "calibration_protocol",
-    "select_calibration_clips",
-    "subject_statistics",
-    "subjects_of",
-]
-
-INDUCTIVE_PROTOCOL: dict[str, Any] = {
-    "protocol": "inductive",
-    "description": "no statistics of the test subjects",
-}
-"""The protocol of a model that reads nothing of a test subject but the clip it predicts."""
+__all__ = ["SubjectNormalizer", "subject_statistics"]
 
 _FLOAT_DTYPES = [np.float64, np.float32]
 
@@ -173,17 +167,10 @@ class SubjectNormalizer(TransformerMixin, BaseEstimator):
     """
 
     _parameter_constraints: dict[str, list[Any]] = {
+        **CALIBRATION_PARAMETER_CONSTRAINTS,
         "transformer": [None, HasMethods(["fit", "transform"])],
-        "subject_column": [str],
-        "source": [StrOptions({"all", "neutral"})],
-        "n_clips": [None, Interval(Integral, 1, None, closed="left")],
-        "selection": [StrOptions({"first", "random"})],
         "with_std": ["boolean"],
         "min_clips_for_std": [Interval(Integral, 2, None, closed="left")],
-        "min_clips": [Interval(Integral, 2, None, closed="left")],
-        "on_uncalibrated": [StrOptions({"raise", "global"})],
-        "path_column": [str],
-        "random_state": ["random_state"],
     }
 
     def __init__(
@@ -308,12 +295,7 @@ class SubjectNormalizer(TransformerMixin, BaseEstimator):
         features = self._features(X, subjects)
         subjects = self._subjects(X, subjects)
         new, stats, counts = self._statistics(features, subjects, np.ones(len(subjects), bool))
-        short = [s for s, n in zip(new.tolist(), counts, strict=True) if n < self.min_clips]
-        if short:
-            raise ValueError(
-                f"Cannot enroll subject(s) {_names(short)}: fewer than min_clips="
-                f"{self.min_clips} enrollment clips."
-            )
+        check_enrollment_counts(self, new.tolist(), counts.tolist())
         keep = ~np.isin(self.subjects_, new)
         self.subjects_ = np.concatenate([self.subjects_[keep], new])
         self.n_clips_ = np.concatenate([self.n_clips_[keep], counts])
@@ -347,7 +329,7 @@ class SubjectNormalizer(TransformerMixin, BaseEstimator):
         if plain(subject) not in known:
             raise ValueError(
                 f"No statistics for subject {subject!r}: fit or enroll it first (known: "
-                f"{_names(known)})."
+                f"{describe_subjects(known)})."
             )
         if isinstance(self.mean_, Mapping) != (modality is not None):
             raise ValueError(
@@ -375,11 +357,7 @@ class SubjectNormalizer(TransformerMixin, BaseEstimator):
             ``with_std`` and ``min_clips_for_std``.
         """
         return {
-            "protocol": "transductive",
-            "subject_normalization": "per-subject standardisation (SubjectNormalizer)",
-            "source": self.source,
-            "n_clips": self.n_clips,
-            "selection": self.selection if self.n_clips is not None else None,
+            **calibration_description(self, "per-subject standardisation (SubjectNormalizer)"),
             "with_std": self.with_std,
             "min_clips_for_std": self.min_clips_for_std,
         }
@@ -432,15 +410,7 @@ class SubjectNormalizer(TransformerMixin, BaseEstimator):
         return X
 
     def _calibration_rows(self, X: Any, subjects: np.ndarray) -> np.ndarray:
-        return select_calibration_clips(
-            X,
-            subjects,
-            source=self.source,
-            n_clips=self.n_clips,
-            selection=self.selection,
-            path_column=self.path_column,
-            random_state=self.random_state,
-        )
+        return select_calibration_clips(X, subjects, **calibration_clip_choice(self))
 
     def _statistics(
         self, features: Any, subjects: np.ndarray, rows: np.ndarray
@@ -476,25 +446,11 @@ class SubjectNormalizer(TransformerMixin, BaseEstimator):
             )
             fresh_index = {s: i for i, s in enumerate(fresh.tolist())}
             short = [s for s, n in zip(fresh.tolist(), counts, strict=True) if n < self.min_clips]
-            if short:
-                message = (
-                    f"Subject(s) {_names(short)} have fewer than min_clips="
-                    f"{self.min_clips} calibration clips (source={self.source!r}) in the "
-                    "data and no stored statistics (not fitted with enough clips, not "
-                    "enrolled): their clips cannot be normalised by their own statistics."
-                )
-                if self.on_uncalibrated == "raise":
-                    raise ValueError(
-                        message + " Enroll them first (enroll), pass more of their clips, "
-                        "or set on_uncalibrated='global'."
-                    )
-                warnings.warn(
-                    message + " They get the statistics of all fit subjects instead.",
-                    UserWarning,
-                    stacklevel=3,
-                )
-                for subject in short:
-                    fresh_index[subject] = -1
+            handle_uncalibrated(
+                self, short, fallback="the statistics of all fit subjects", stacklevel=4
+            )
+            for subject in short:
+                fresh_index[subject] = -1
 
         def apply(array: np.ndarray, key: str | None) -> np.ndarray:
             out = np.array(array, copy=True)
@@ -519,146 +475,6 @@ class SubjectNormalizer(TransformerMixin, BaseEstimator):
         if isinstance(features, Mapping):
             return SliceDict(**{key: apply(value, key) for key, value in features.items()})
         return apply(features, None)
-
-
-def select_calibration_clips(
-    table: Any,
-    subjects: np.ndarray,
-    *,
-    source: str = "all",
-    n_clips: int | None = None,
-    selection: str = "first",
-    path_column: str = "path",
-    random_state: Any = None,
-) -> np.ndarray:
-    """Which clips of each subject may calibrate it: ``source``, then an ``n_clips`` budget.
-
-    Parameters
-    ----------
-    table : DataFrame or array-like
-        The clips; ``source="neutral"`` reads the RAVDESS names of its ``clip_id`` column
-        (or of the files in ``path_column``).
-    subjects : ndarray of shape (n_clips,)
-        Subject of each clip.
-    source : {"all", "neutral"}, default="all"
-        All of a subject's clips, or its neutral ones (never read from labels).
-    n_clips : int or None, default=None
-        At most this many per subject; None keeps every ``source`` clip.
-    selection : {"first", "random"}, default="first"
-        The first ``n_clips`` in table order, or a draw seeded by ``random_state`` and the
-        subject alone (the same clips whichever other subjects are in the table).
-    path_column : str, default="path"
-    random_state : int, RandomState or None, default=None
-
-    Returns
-    -------
-    mask : ndarray of bool, shape (n_clips,)
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> select_calibration_clips(None, np.array([1, 1, 1, 2, 2]), n_clips=2).tolist()
-    [True, True, False, True, True]
-    """
-    if source == "neutral":
-        allowed = _neutral_rows(table, path_column)
-    else:
-        allowed = np.ones(len(subjects), dtype=bool)
-    if n_clips is None:
-        return allowed
-    chosen = np.zeros(len(subjects), dtype=bool)
-    seed = check_random_state(random_state).randint(np.iinfo(np.int32).max)
-    for subject in unique_in_order(subjects):
-        rows = np.flatnonzero((subjects == subject) & allowed)
-        if selection == "random" and len(rows) > n_clips:
-            # A draw per subject that does not depend on which other subjects are in the
-            # call, so a subject's calibration is the same in any batch.
-            rng = np.random.default_rng([seed, zlib.crc32(repr(subject).encode())])
-            rows = np.sort(rng.choice(rows, size=n_clips, replace=False))
-        chosen[rows[:n_clips]] = True
-    return chosen
-
-
-def subjects_of(X: Any, subjects: Any, *, subject_column: str, caller: str) -> np.ndarray:
-    """The subject of every clip: ``subjects`` when given, else the table's column.
-
-    Raises a ``ValueError`` saying how to give them when neither is there.
-    """
-    if subjects is None:
-        if hasattr(X, "columns") and subject_column in X.columns:
-            subjects = X[subject_column]
-        else:
-            where = (
-                f"the clip table has no {subject_column!r} column"
-                if hasattr(X, "columns")
-                else f"X is a {type(X).__name__}, not a clip table"
-            )
-            raise ValueError(
-                f"{caller} needs the subject of every clip: {where}. Pass a table with a "
-                f"subject_column ({subject_column!r}) or subjects=... ."
-            )
-    subjects = np.asarray(subjects)
-    if subjects.ndim != 1 or len(subjects) != _n_rows(X):
-        raise ValueError(
-            f"subjects must give one subject per clip ({_n_rows(X)}), got shape {subjects.shape}."
-        )
-    return subjects
-
-
-def calibration_protocol(estimator: Any) -> dict[str, Any]:
-    """Whether ``estimator`` reads statistics of the test subjects, and which.
-
-    Parameters
-    ----------
-    estimator : estimator
-        A model, pipeline or any composite of them.
-
-    Returns
-    -------
-    protocol : dict
-        :data:`INDUCTIVE_PROTOCOL` (``{"protocol": "inductive", ...}``) when no subject
-        calibration (:class:`SubjectNormalizer`,
-        :class:`~skemotion.compose.SubjectAdaptiveClassifier`) is inside; otherwise
-        ``{"protocol": "transductive", "calibrations": {path: calibration.describe()}}``,
-        keyed by each calibration's parameter path (``""`` for the estimator itself).
-
-    Examples
-    --------
-    >>> from sklearn.pipeline import make_pipeline
-    >>> from sklearn.linear_model import LogisticRegression
-    >>> calibration_protocol(make_pipeline(LogisticRegression()))["protocol"]
-    'inductive'
-    >>> found = calibration_protocol(make_pipeline(SubjectNormalizer(n_clips=8),
-    ...                                            LogisticRegression()))
-    >>> found["protocol"], found["calibrations"]["subjectnormalizer"]["n_clips"]
-    ('transductive', 8)
-    """
-    found = {path: normalizer.describe() for path, normalizer in _normalizers(estimator, "")}
-    if not found:
-        return dict(INDUCTIVE_PROTOCOL)
-    return {"protocol": "transductive", "calibrations": found}
-
-
-def _normalizers(estimator: Any, path: str) -> list[tuple[str, Any]]:
-    found = [(path, estimator)] if _calibrates_subjects(estimator) else []
-    if not hasattr(estimator, "get_params") or isinstance(estimator, type):
-        return found
-    # Deep parameters name every nested estimator the way GridSearchCV addresses it.
-    return found + [
-        (name, value)
-        for name, value in estimator.get_params(deep=True).items()
-        if _calibrates_subjects(value)
-    ]
-
-
-def _calibrates_subjects(estimator: Any) -> bool:
-    """A subject calibration: it reads its subjects from a column, enrolls, describes."""
-    return (
-        not isinstance(estimator, type)
-        and hasattr(estimator, "subject_column")
-        and callable(getattr(estimator, "enroll", None))
-        and callable(getattr(estimator, "describe", None))
-    )
 
 
 def _fit_transform(transformer: Any, X: Any, y: Any) -> Any:
@@ -687,31 +503,3 @@ def _combine(old: Any, new: Any, keep: np.ndarray) -> Any:
     if isinstance(old, Mapping):
         return {key: np.concatenate([old[key][keep], new[key]]) for key in old}
     return np.concatenate([old[keep], new])
-
-
-def _names(subjects: Sequence[Any]) -> str:
-    shown = ", ".join(repr(s) for s in subjects[:5])
-    return shown + (f" and {len(subjects) - 5} more" if len(subjects) > 5 else "")
-
-
-def _n_rows(X: Any) -> int:
-    if isinstance(X, Mapping):
-        return len(next(iter(X.values())))
-    return len(X)
-
-
-def _neutral_rows(X: Any, path_column: str) -> np.ndarray:
-    """Neutral clips by their RAVDESS names (the calibration recordings), never by ``y``."""
-    from ..datasets import parse_ravdess_name
-
-    columns = getattr(X, "columns", ())
-    # clip_id is the name itself; a table of per-clip summaries has no file per clip.
-    column = "clip_id" if "clip_id" in columns else path_column
-    if column not in columns:
-        raise ValueError(
-            "source='neutral' finds each subject's neutral clips from their RAVDESS "
-            f"names: X must be a clip table with a 'clip_id' or {path_column!r} column."
-        )
-    return np.array(
-        [parse_ravdess_name(f"{name}").emotion == "neutral" for name in X[column]], dtype=bool
-    )

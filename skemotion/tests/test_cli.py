@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from skemotion import EMOTIONS, __version__
-from skemotion.cli import QUICK_N_ACTORS, _embedded_corpus, main
+from skemotion._cli._common import embedded_corpus
+from skemotion.cli import QUICK_N_ACTORS, main
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -138,7 +139,7 @@ def _corpus_mtimes(corpus: Path) -> dict[str, float]:
 def test_evaluate_reuses_complete_corpus(quick_run, capsys):
     _, output = quick_run
     before = _corpus_mtimes(output / "corpus")
-    data = _embedded_corpus(output / "corpus", n_actors=QUICK_N_ACTORS, n_jobs=None)
+    data = embedded_corpus(output / "corpus", n_actors=QUICK_N_ACTORS, n_jobs=None)
     assert len(data.frame) == 60 * QUICK_N_ACTORS
     assert "Generating" not in capsys.readouterr().err
     assert _corpus_mtimes(output / "corpus") == before

@@ -357,7 +357,7 @@ def _same(a: Any, b: Any) -> bool:
     if isinstance(a, Pipeline):
         return _same(a.steps, b.steps)
     if not isinstance(a, type) and _is_part(a):
-        from skemotion._persistence import _constructor_params
+        from skemotion._persistence._codec import _constructor_params
 
         return _same(_constructor_params(a), _constructor_params(b))
     if isinstance(a, float) and np.isnan(a):
@@ -366,10 +366,10 @@ def _same(a: Any, b: Any) -> bool:
 
 
 def _is_part(value: Any) -> bool:
-    from skemotion._persistence import _allowed_classes
+    from skemotion._persistence._allowed import allowed_classes
 
     name = f"{type(value).__module__}.{type(value).__qualname__}"
-    return name in _allowed_classes()
+    return name in allowed_classes()
 
 
 _REQUIRED = {
@@ -396,9 +396,9 @@ def _cases() -> list[Any]:
 
 def test_every_estimator_can_be_loaded() -> None:
     """The load allow-list holds every discovered estimator class."""
-    from skemotion._persistence import _allowed_classes
+    from skemotion._persistence._allowed import allowed_classes
 
-    allowed = set(_allowed_classes().values())
+    allowed = set(allowed_classes().values())
     missing = [name for name, cls in ESTIMATORS.items() if cls not in allowed]
     assert not missing, f"load_model would refuse {missing}"
 

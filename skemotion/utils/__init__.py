@@ -2,7 +2,9 @@
 
 Each fact lives once here: atomic file writes and file digests (``_io``), reading a clip
 table's path column (``_tables``), routing actors to ``fit`` and checking that splits
-keep them apart (``_groups``), and importing optional dependencies (``_optional``).
+keep them apart (``_groups``), importing optional dependencies (``_optional``), and what
+every subject calibration shares: its parameters, refusals and description
+(``_calibration``).
 The modules are private; their functions have public names so that the subpackages
 import them without reaching for another subpackage's private names.
 """
