@@ -8,11 +8,10 @@ from typing import Any
 
 import numpy as np
 from joblib import Parallel, delayed, effective_n_jobs
-from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from .._parallel import streaming_return_as
-from ..utils._clips import AudioClipInput
+from ..utils._clip_transformers import AudioClipTransformer, checked_audio_samples
 from ._crop import PAD_MODES, center_crop
 from ._io import _read_centre_window, load_audio
 from ._spectral import log_mel_spectrogram
@@ -25,9 +24,7 @@ _CLIPS_PER_TASK = 16
 
 
 # A DataFrame cannot hold the 3D output: opt out of set_output's auto-wrapping.
-class LogMelSpectrogram(  # type: ignore[call-arg]
-    AudioClipInput, TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
-):
+class LogMelSpectrogram(AudioClipTransformer, auto_wrap_output_keys=None):  # type: ignore[call-arg]
     """Log-mel spectrogram of audio clips, as ``(n_clips, n_frames, n_mels)`` float32.
 
     The speech feature of the paper ("LMS"): each clip is decoded at ``sr`` and mixed
@@ -161,27 +158,6 @@ class LogMelSpectrogram(  # type: ignore[call-arg]
         self.verbose = verbose
         self.on_error = on_error
 
-    def fit(self, X: Any, y: Any = None) -> LogMelSpectrogram:
-        """Validate the parameters (and a numeric ``X``); nothing is learned.
-
-        Parameters
-        ----------
-        X : paths, DataFrame, Series, 2D float array or list of 1D waveforms
-            See the class Notes.
-        y : None
-            Ignored.
-
-        Returns
-        -------
-        self : LogMelSpectrogram
-        """
-        self._check_params()
-        for attr in ("n_features_in_", "feature_names_in_"):
-            if hasattr(self, attr):
-                delattr(self, attr)
-        self._parse(X, reset=True)
-        return self
-
     def transform(self, X: Any) -> np.ndarray:
         """Compute the log-mel spectrogram of every clip.
 
@@ -243,19 +219,10 @@ class LogMelSpectrogram(  # type: ignore[call-arg]
             )
         return np.asarray([f"mel_{i}" for i in range(self.n_mels)], dtype=object)
 
-    def __sklearn_tags__(self) -> Any:
-        tags = super().__sklearn_tags__()
-        tags.requires_fit = False
-        # Paths are strings; numeric waveforms come as a 2D array.
-        tags.input_tags.string = True
-        tags.input_tags.two_d_array = True
-        tags.transformer_tags.preserves_dtype = ["float32"]
-        return tags
-
     # -- helpers -------------------------------------------------------------------
 
     def _check_params(self) -> None:
-        self._validate_params()
+        super()._check_params()
         nyquist = self.sr / 2
         if self.fmax is not None and self.fmax > nyquist:
             raise ValueError(
@@ -332,9 +299,7 @@ def _paths_task(paths: list[str], **kw: Any) -> np.ndarray:
             else _read_centre_window(path, sr=kw["sr"], length=crop_length)
         )
         if window is None:
-            y, _ = load_audio(path, sr=kw["sr"], mono=True)
-            if not np.isfinite(y).all():
-                raise ValueError(f"Audio file '{path}' contains NaN or infinite samples.")
+            y = checked_audio_samples(load_audio(path, sr=kw["sr"], mono=True)[0], path)
             window = _fix_length(y, crop_length=crop_length, pad_mode=pad_mode, name=path)
         clips.append(window)
     return _batch_logmel(clips, paths, **kw)

@@ -5,20 +5,21 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from ..utils._io import atomic_savez
+from ..utils._io import atomic_savez, file_digest
+from ..utils._npz_cache import read_npz_entry
 from ._hub import default_cache_dir
 
 # Bump when an embedder's output changes, so stale entries are never read.
 _CACHE_VERSION = 1
 
-_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+TORCH_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+"""The ``dtype`` parameter's values and the torch dtypes they name."""
 
 
 def resolve_cache_dir(cache_dir: Any) -> Path | None:
@@ -47,19 +48,12 @@ def entry_path(cache: Path, *, stem: str, digest: str, settings: dict[str, Any])
 
 def read_entry(path: Path) -> np.ndarray | None:
     """A cached embedding, or None when absent or damaged (it is then rebuilt)."""
-    if not path.is_file():
-        return None
-    try:
-        with np.load(path, allow_pickle=False) as arrays:
-            return np.asarray(arrays["embedding"], dtype=np.float32)
-    except Exception as error:  # BadZipFile, EOFError, KeyError...: all mean "rebuild"
-        warnings.warn(
-            f"{path}: damaged embedding cache entry ({type(error).__name__}: {error}); "
-            "computing the embedding again and replacing it",
-            UserWarning,
-            stacklevel=2,
-        )
-        return None
+    return read_npz_entry(
+        path,
+        lambda arrays: np.asarray(arrays["embedding"], dtype=np.float32),
+        what="embedding",
+        remedy="computing the embedding again and replacing it",
+    )
 
 
 def write_entry(path: Path, embedding: np.ndarray) -> None:
@@ -68,7 +62,7 @@ def write_entry(path: Path, embedding: np.ndarray) -> None:
 
 
 def torch_dtype(name: str) -> torch.dtype:
-    return _DTYPES[name]
+    return TORCH_DTYPES[name]
 
 
 def check_device(device: str, dtype: str) -> torch.device:
@@ -128,3 +122,14 @@ def clip_stem(clip: Any, index: int) -> str:
     if isinstance(clip, str | os.PathLike):
         return Path(clip).stem
     return f"waveform{index}"
+
+
+def clip_entry(cache: Path, clip: Any, index: int, *, settings: dict[str, Any]) -> Path:
+    """The entry of clip ``index`` of a batch: a file path keyed by the file's content, a
+    waveform by its values."""
+    digest = (
+        file_digest(clip)
+        if isinstance(clip, str)
+        else array_digest(np.asarray(clip, dtype=np.float32))
+    )
+    return entry_path(cache, stem=clip_stem(clip, index), digest=digest, settings=settings)

@@ -3,29 +3,19 @@
 from __future__ import annotations
 
 import os
-from numbers import Integral
 from typing import Any
 
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin, clone
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils._param_validation import HasMethods
 
 from ..face import FaceRegions
-from ..utils._io import file_digest
+from ..utils._clip_transformers import stateless_clip_tags
 from ..utils._tables import clip_table_column
-from ._cache import (
-    check_device,
-    clip_stem,
-    entry_path,
-    eval_mode,
-    placed,
-    read_entry,
-    resolve_cache_dir,
-    torch_dtype,
-    write_entry,
-)
-from ._hub import load_backbone, model_fingerprint
+from ._cache import clip_entry, read_entry, resolve_cache_dir, write_entry
+from ._frozen import FROZEN_MODEL_CONSTRAINTS, FrozenModel
+from ._hub import model_fingerprint
 
 __all__ = ["ResNetEmbedder", "image_features"]
 
@@ -56,7 +46,7 @@ def image_features(module: torch.nn.Module, images: torch.Tensor) -> torch.Tenso
 
 
 class ResNetEmbedder(  # type: ignore[call-arg]
-    TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
+    FrozenModel, TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
 ):
     """ResNet features of face, eye or mouth patches, as ``(n_clips, n_frames, d)``.
 
@@ -115,16 +105,11 @@ class ResNetEmbedder(  # type: ignore[call-arg]
     """
 
     _parameter_constraints: dict[str, list[Any]] = {
-        "model": [str, os.PathLike, HasMethods(["forward", "state_dict"])],
-        "revision": [str, None],
+        **FROZEN_MODEL_CONSTRAINTS,
         "regions": [HasMethods(["transform", "get_params"]), None],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "device": [str],
-        "dtype": [StrOptions({"float32", "float16", "bfloat16"})],
-        "cache_dir": [str, os.PathLike, None, "boolean"],
         "path_column": [str],
-        "verbose": ["verbose"],
     }
+    _backbone_kind = "resnet"
 
     def __init__(
         self,
@@ -180,18 +165,9 @@ class ResNetEmbedder(  # type: ignore[call-arg]
         return self._embed_paths(data)
 
     def __sklearn_tags__(self) -> Any:
-        tags = super().__sklearn_tags__()
-        tags.requires_fit = False
-        tags.input_tags.string = True
-        tags.transformer_tags.preserves_dtype = ["float32"]
-        return tags
+        return stateless_clip_tags(super().__sklearn_tags__())
 
     # -- helpers -----------------------------------------------------------------------
-
-    def _module(self) -> torch.nn.Module:
-        if isinstance(self.model, torch.nn.Module):
-            return self.model
-        return load_backbone(self.model, kind="resnet", revision=self.revision)
 
     def _regions(self) -> FaceRegions:
         return FaceRegions("face") if self.regions is None else self.regions
@@ -232,11 +208,8 @@ class ResNetEmbedder(  # type: ignore[call-arg]
         n_views = patches.shape[2] if patches.ndim == 6 else 1
         images = patches.reshape(n_clips * n_frames * n_views, *patches.shape[-3:])
         finite = np.asarray(np.isfinite(images).reshape(len(images), -1).all(axis=1))
-        device = check_device(self.device, self.dtype)
-        dtype = torch_dtype(self.dtype)
         features: np.ndarray | None = None
-        module = placed(self._module(), device, dtype)
-        with eval_mode(module), torch.inference_mode():
+        with self._running() as (module, device, dtype):
             for start in range(0, len(images), self.batch_size):
                 stop = min(start + self.batch_size, len(images))
                 keep = np.flatnonzero(finite[start:stop]) + start
@@ -247,11 +220,10 @@ class ResNetEmbedder(  # type: ignore[call-arg]
                 if features is None:
                     features = np.full((len(images), out.shape[1]), np.nan, dtype=np.float32)
                 features[keep] = out
-        if features is None:  # no finite image at all: the feature size is still needed
-            with eval_mode(module), torch.inference_mode():
+            if features is None:  # no finite image at all: the feature size is still needed
                 probe = torch.zeros((1, *images.shape[1:]), device=device, dtype=dtype)
                 size = image_features(module, probe).shape[1]
-            features = np.full((len(images), size), np.nan, dtype=np.float32)
+                features = np.full((len(images), size), np.nan, dtype=np.float32)
         per_view = features.reshape(n_clips, n_frames, n_views, -1)
         # Eyes: the mean of both eyes' embeddings, as in the paper.
         return per_view.mean(axis=2).astype(np.float32, copy=False)
@@ -284,9 +256,7 @@ class ResNetEmbedder(  # type: ignore[call-arg]
         for index, path in enumerate(clips):
             entry = None
             if cache is not None:
-                entry = entry_path(
-                    cache, stem=clip_stem(path, index), digest=file_digest(path), settings=settings
-                )
+                entry = clip_entry(cache, path, index, settings=settings)
                 cached = read_entry(entry)
                 if cached is not None:
                     results.append(cached)

@@ -8,25 +8,13 @@ from typing import Any
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from ..audio import PAD_MODES, center_crop, load_audio
-from ..utils._clips import AudioClipInput
-from ..utils._io import file_digest
-from ._cache import (
-    array_digest,
-    check_device,
-    clip_stem,
-    entry_path,
-    eval_mode,
-    placed,
-    read_entry,
-    resolve_cache_dir,
-    torch_dtype,
-    write_entry,
-)
-from ._hub import load_backbone, model_fingerprint
+from ..utils._clip_transformers import AudioClipTransformer, checked_audio_samples
+from ._cache import clip_entry, read_entry, resolve_cache_dir, write_entry
+from ._frozen import FROZEN_MODEL_CONSTRAINTS, FrozenModel
+from ._hub import model_fingerprint
 
 __all__ = ["WAV2VEC2_SR", "Wav2Vec2Embedder", "Wav2Vec2Preprocessor", "wav2vec2_input"]
 
@@ -87,37 +75,13 @@ def wav2vec2_input(
     return np.asarray(y, dtype=np.float32)
 
 
-class _AudioClips(AudioClipInput, TransformerMixin, BaseEstimator):
-    """Input parsing shared by the Wav2Vec2 transformers (as in LogMelSpectrogram)."""
+class _AudioClips(AudioClipTransformer):
+    """Clip reading and input preparation shared by the Wav2Vec2 transformers."""
 
     sr: int
     crop_length: int | None
     pad_mode: str
     normalize: bool
-    path_column: str
-
-    def fit(self, X: Any, y: Any = None) -> Any:
-        """Validate the parameters (and a numeric ``X``); nothing is learned.
-
-        Parameters
-        ----------
-        X : paths, DataFrame, Series, 2D float array or list of 1D waveforms
-        y : None
-            Ignored.
-
-        Returns
-        -------
-        self
-        """
-        self._check_params()
-        for attr in ("n_features_in_", "feature_names_in_"):
-            if hasattr(self, attr):
-                delattr(self, attr)
-        self._parse(X, reset=True)
-        return self
-
-    def _check_params(self) -> None:
-        self._validate_params()
 
     def _clips(self, X: Any) -> list[Any]:
         kind, clips = self._parse(X, reset=False)
@@ -127,9 +91,7 @@ class _AudioClips(AudioClipInput, TransformerMixin, BaseEstimator):
 
     def _prepare(self, clip: Any) -> np.ndarray:
         if isinstance(clip, str):
-            y, _ = load_audio(clip, sr=self.sr, mono=True)
-            if not np.isfinite(y).all():
-                raise ValueError(f"Audio file '{clip}' contains NaN or infinite samples.")
+            y = checked_audio_samples(load_audio(clip, sr=self.sr, mono=True)[0], clip)
             where = clip
         else:
             y, where = clip, "waveform"
@@ -143,14 +105,6 @@ class _AudioClips(AudioClipInput, TransformerMixin, BaseEstimator):
             )
         except ValueError as error:
             raise ValueError(f"{where}: {error}") from error
-
-    def __sklearn_tags__(self) -> Any:
-        tags = super().__sklearn_tags__()
-        tags.requires_fit = False
-        tags.input_tags.string = True
-        tags.input_tags.two_d_array = True
-        tags.transformer_tags.preserves_dtype = ["float32"]
-        return tags
 
 
 _AUDIO_CONSTRAINTS: dict[str, list[Any]] = {
@@ -230,7 +184,7 @@ class Wav2Vec2Preprocessor(_AudioClips, auto_wrap_output_keys=None):  # type: ig
         return np.asarray([f"sample_{i}" for i in range(n)], dtype=object)
 
 
-class Wav2Vec2Embedder(_AudioClips, auto_wrap_output_keys=None):  # type: ignore[call-arg]
+class Wav2Vec2Embedder(FrozenModel, _AudioClips, auto_wrap_output_keys=None):  # type: ignore[call-arg]
     """Hidden states of a pretrained Wav2Vec2 model, as ``(n_clips, n_frames, hidden)``.
 
     The paper's Wav2Vec2-B / -L speech features. Each clip is decoded at ``sr`` (mono
@@ -313,15 +267,10 @@ class Wav2Vec2Embedder(_AudioClips, auto_wrap_output_keys=None):  # type: ignore
 
     _parameter_constraints: dict[str, list[Any]] = {
         **_AUDIO_CONSTRAINTS,
-        "model": [str, os.PathLike, HasMethods(["forward", "state_dict"])],
-        "revision": [str, None],
+        **FROZEN_MODEL_CONSTRAINTS,
         "layer": [Integral, StrOptions({"mean"})],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "device": [str],
-        "dtype": [StrOptions({"float32", "float16", "bfloat16"})],
-        "cache_dir": [str, os.PathLike, None, "boolean"],
-        "verbose": ["verbose"],
     }
+    _backbone_kind = "wav2vec2"
 
     def __init__(
         self,
@@ -390,14 +339,7 @@ class Wav2Vec2Embedder(_AudioClips, auto_wrap_output_keys=None):  # type: ignore
         if cache is not None:
             settings = self._settings()
             for i, clip in enumerate(clips):
-                digest = (
-                    file_digest(clip)
-                    if isinstance(clip, str)
-                    else array_digest(np.asarray(clip, dtype=np.float32))
-                )
-                entries[i] = entry_path(
-                    cache, stem=clip_stem(clip, i), digest=digest, settings=settings
-                )
+                entries[i] = clip_entry(cache, clip, i, settings=settings)
                 results[i] = read_entry(entries[i])
         todo = [i for i, result in enumerate(results) if result is None]
         bar = None
@@ -407,13 +349,12 @@ class Wav2Vec2Embedder(_AudioClips, auto_wrap_output_keys=None):  # type: ignore
             bar = tqdm(total=len(clips), unit="clip", desc="wav2vec2")
             bar.update(len(clips) - len(todo))
         if todo:
-            device = check_device(self.device, self.dtype)
-            module = placed(self._module(), device, torch_dtype(self.dtype))
-            with eval_mode(module), torch.inference_mode():
+            with self._running() as (module, device, dtype):
                 for start in range(0, len(todo), self.batch_size):
                     batch = todo[start : start + self.batch_size]
                     waves = [self._prepare(clips[i]) for i in batch]
-                    for i, embedding in zip(batch, self._embed(module, waves, device), strict=True):
+                    embeddings = self._embed(module, waves, device, dtype)
+                    for i, embedding in zip(batch, embeddings, strict=True):
                         results[i] = embedding
                         if entries[i] is not None:
                             write_entry(entries[i], embedding)
@@ -439,11 +380,6 @@ class Wav2Vec2Embedder(_AudioClips, auto_wrap_output_keys=None):  # type: ignore
 
     # -- helpers -----------------------------------------------------------------------
 
-    def _module(self) -> torch.nn.Module:
-        if isinstance(self.model, torch.nn.Module):
-            return self.model
-        return load_backbone(self.model, kind="wav2vec2", revision=self.revision)
-
     def _settings(self) -> dict[str, Any]:
         return {
             "embedder": "wav2vec2",
@@ -460,9 +396,12 @@ class Wav2Vec2Embedder(_AudioClips, auto_wrap_output_keys=None):  # type: ignore
         return self.model
 
     def _embed(
-        self, module: torch.nn.Module, waves: list[np.ndarray], device: torch.device
+        self,
+        module: torch.nn.Module,
+        waves: list[np.ndarray],
+        device: torch.device,
+        dtype: torch.dtype,
     ) -> list[np.ndarray]:
-        dtype = torch_dtype(self.dtype)
         groups: list[list[int]] = []
         # Equal lengths batch together (always, with crop_length set); others go one by
         # one, so no clip is ever padded next to another.

@@ -1,29 +1,29 @@
-"""The paper's face features as scikit-learn transformers over clips."""
+"""The paper's face features as scikit-learn transformers over clips.
+
+Key-point and eye distances, calibrated per subject (:mod:`._calibration`), and the
+per-frame values a tracker estimates (action units, head pose); their clip input and
+tags come from :mod:`._clip_transformer`.
+"""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils._param_validation import HasMethods, StrOptions
+from sklearn.utils._param_validation import StrOptions
 
-from ..utils._tables import clip_table_column
+from ._calibration import _CalibratedDistances
+from ._clip_transformer import _FaceTransformer, nan_rows
 from ._geometry import (
     DLIB_EYE_FEATURE_DIM,
     EYE_BROW_INDICES,
     KPD_LANDMARK_INDICES,
     OPENFACE_EYE_FEATURE_DIM,
     eye_keypoint_distances,
-    inter_ocular_distance,
     keypoint_distances,
-    most_neutral_frame,
 )
 from ._landmarks import FaceLandmarks
-from ._reference import default_reference_resolver
 from ._track import ACTION_UNIT_NAMES, AU_INTENSITY_NAMES, HEAD_POSE_NAMES, FaceTrack
 
 __all__ = [
@@ -32,335 +32,6 @@ __all__ = [
     "HeadPose",
     "KeyPointDistances",
 ]
-
-_NUMERIC_INPUT = (
-    "{name} needs clips: video paths (or OpenFace CSVs), a DataFrame with a {column!r} "
-    "column of them, or FaceTrack objects; got a numeric array, which holds no face. "
-    "Landmarks from another tool can be wrapped in skemotion.face.FaceTrack."
-)
-
-
-class _ClipTransformer(  # type: ignore[call-arg]
-    TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
-):
-    """Shared input handling of the face transformers: parameters, clips, tags, names.
-
-    It has no ``transform``: :class:`_FaceTransformer` computes features from tracks,
-    while :class:`~skemotion.face.FaceRegions` reads the videos' pixels and cannot take
-    tracks.
-    """
-
-    _parameter_constraints: dict[str, list[Any]] = {
-        "landmarks": [HasMethods(["extract"]), None],
-        "path_column": [str],
-    }
-
-    landmarks: FaceLandmarks | None
-    path_column: str
-
-    def fit(self, X: Any, y: Any = None) -> _ClipTransformer:
-        """Validate the parameters and the clips; nothing is learned.
-
-        Parameters
-        ----------
-        X : paths, DataFrame, Series or list of FaceTrack
-            See the class Notes.
-        y : None
-            Ignored.
-
-        Returns
-        -------
-        self
-        """
-        self._validate_params()
-        self._parse(X)
-        return self
-
-    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
-        """Names of the last output axis.
-
-        Parameters
-        ----------
-        input_features : ignored
-            The outputs do not map onto input columns.
-
-        Returns
-        -------
-        feature_names_out : ndarray of str objects
-        """
-        return np.asarray(self._feature_names(), dtype=object)
-
-    def __sklearn_tags__(self) -> Any:
-        tags = super().__sklearn_tags__()
-        tags.requires_fit = False
-        tags.input_tags.string = True
-        tags.transformer_tags.preserves_dtype = ["float32"]
-        return tags
-
-    # -- to implement ----------------------------------------------------------------
-    def _feature_names(self) -> list[str]:
-        raise NotImplementedError
-
-    # -- helpers -----------------------------------------------------------------------
-    def _extractor(self) -> FaceLandmarks:
-        return FaceLandmarks() if self.landmarks is None else self.landmarks
-
-    def _parse(self, X: Any) -> list[Any]:
-        """The clips of ``X``: a list of path strings or of FaceTrack objects."""
-        import pandas as pd
-
-        if isinstance(X, str | bytes | os.PathLike | FaceTrack):
-            raise TypeError(
-                f"X must be a collection of clips, got the single clip {X!r}; wrap it in a list."
-            )
-        if isinstance(X, pd.DataFrame):
-            items = clip_table_column(X, self.path_column)
-        elif isinstance(X, pd.Series):
-            items = X.tolist()
-        elif isinstance(X, list | tuple) or (
-            isinstance(X, np.ndarray) and X.ndim == 1 and X.dtype.kind in "OU"
-        ):
-            items = list(X)
-        else:
-            raise TypeError(
-                _NUMERIC_INPUT.format(name=type(self).__name__, column=self.path_column)
-            )
-        if not items:
-            raise ValueError("X holds no clips (0 samples); at least 1 is required.")
-        if all(isinstance(item, FaceTrack) for item in items):
-            return items
-        for position, item in enumerate(items):
-            if not isinstance(item, str | os.PathLike):
-                raise TypeError(
-                    f"Expected clip paths or FaceTrack objects, got {type(item).__name__} "
-                    f"at position {position}."
-                )
-        return [os.fspath(item) for item in items]
-
-
-class _FaceTransformer(_ClipTransformer, auto_wrap_output_keys=None):  # type: ignore[call-arg]
-    """Features from landmark tracks: clips -> FaceTrack list -> (n_clips, n_frames, d)."""
-
-    def transform(self, X: Any) -> np.ndarray:
-        """Compute the features of every clip.
-
-        Parameters
-        ----------
-        X : paths, DataFrame, Series or list of FaceTrack
-            See the class Notes.
-
-        Returns
-        -------
-        features : np.ndarray of float32, shape (n_clips, n_frames, n_features)
-            NaN rows only for clips the landmark stage gave up on under
-            ``on_error="warn"``.
-        """
-        import pandas as pd
-
-        self._validate_params()
-        clips, tracks = self._tracks(X)
-        table = X if isinstance(X, pd.DataFrame) else None
-        rows = self._compute(clips, tracks, table)
-        return np.stack(rows).astype(np.float32, copy=False)
-
-    # -- to implement ----------------------------------------------------------------
-    def _compute(
-        self, clips: list[Any], tracks: list[FaceTrack | None], table: Any
-    ) -> list[np.ndarray]:
-        raise NotImplementedError
-
-    # -- helpers -----------------------------------------------------------------------
-    def _tracks(self, X: Any) -> tuple[list[Any], list[FaceTrack | None]]:
-        clips = self._parse(X)
-        if isinstance(clips[0], FaceTrack):
-            return clips, list(clips)
-        return clips, self._extractor().extract(clips)
-
-
-def _nan_rows(n_frames: int, n_features: int) -> np.ndarray:
-    return np.full((n_frames, n_features), np.nan)
-
-
-class _CalibratedDistances(_FaceTransformer):
-    """Distances normalised by a neutral reference (calibration) or by eye distance."""
-
-    _parameter_constraints: dict[str, list[Any]] = {
-        **_FaceTransformer._parameter_constraints,
-        "normalization": [StrOptions({"neutral_reference", "inter_ocular", "none"})],
-        "references": [Mapping, None],
-        "reference_resolver": [callable, None],
-        "subject_column": [str],
-    }
-
-    normalization: str
-    references: Mapping[Any, Any] | None
-    reference_resolver: Callable[[str], Any] | None
-    subject_column: str
-
-    def fit(self, X: Any, y: Any = None) -> _CalibratedDistances:
-        """Validate the parameters and the clips; nothing is learned.
-
-        The calibration is per subject and is looked up for each clip at transform
-        time (a test actor is calibrated on their own neutral clip, as in the paper),
-        so there is nothing to fit.
-
-        Parameters
-        ----------
-        X : paths, DataFrame, Series or list of FaceTrack
-            See the class Notes.
-        y : None
-            Ignored.
-
-        Returns
-        -------
-        self
-        """
-        super().fit(X, y)
-        return self
-
-    # -- to implement ----------------------------------------------------------------
-    def _distances(self, track: FaceTrack) -> np.ndarray:
-        """(n_frames, n_features): distances first, then unnormalised extras."""
-        raise NotImplementedError
-
-    def _n_distances(self, track: FaceTrack) -> int:
-        raise NotImplementedError
-
-    def _n_features(self) -> int:
-        raise NotImplementedError
-
-    def _reference_from_array(self, landmarks: np.ndarray) -> np.ndarray:
-        raise TypeError(
-            f"{type(self).__name__} needs a calibration recording (a path or a FaceTrack) "
-            "as reference, not a landmark array"
-        )
-
-    # -- shared ------------------------------------------------------------------------
-    def _compute(
-        self, clips: list[Any], tracks: list[FaceTrack | None], table: Any
-    ) -> list[np.ndarray]:
-        references = (
-            self._references(clips, tracks, table)
-            if self.normalization == "neutral_reference"
-            else [None] * len(tracks)
-        )
-        rows = []
-        n_frames = next((t.n_frames for t in tracks if t is not None), self._extractor().n_frames)
-        for track, reference in zip(tracks, references, strict=True):
-            if track is None or (self.normalization == "neutral_reference" and reference is None):
-                rows.append(_nan_rows(n_frames, self._n_features()))
-                continue
-            features = self._distances(track)
-            n_distances = self._n_distances(track)
-            if self.normalization == "neutral_reference":
-                assert reference is not None
-                features[:, :n_distances] /= np.maximum(reference[:n_distances], 1e-9)
-            elif self.normalization == "inter_ocular":
-                scale = inter_ocular_distance(self._points(track))
-                features[:, :n_distances] /= np.maximum(scale, 1e-9)[:, None]
-            rows.append(features)
-        return rows
-
-    def _points(self, track: FaceTrack) -> np.ndarray:
-        return track.landmarks_2d
-
-    def _resolver(self) -> Callable[[str], Any]:
-        if self.reference_resolver is None:
-            return default_reference_resolver()
-        return self.reference_resolver
-
-    def _subject(self, clip: Any, position: int, frame: Any) -> Any:
-        if frame is not None and self.subject_column in frame.columns:
-            return frame[self.subject_column].iloc[position]
-        source = clip.source if isinstance(clip, FaceTrack) else clip
-        unknown = (
-            f"{source}: cannot tell whose face this is to find its reference; pass X as "
-            f"a DataFrame with a {self.subject_column!r} column"
-        )
-        # Only a resolver that knows the corpus's names can tell the subject from a path.
-        subject_of = getattr(self._resolver(), "subject", None)
-        if subject_of is None:
-            raise ValueError(unknown)
-        try:
-            return subject_of(source)
-        except ValueError as error:
-            raise ValueError(unknown) from error
-
-    def _references(
-        self, clips: list[Any], tracks: list[FaceTrack | None], table: Any
-    ) -> list[np.ndarray | None]:
-        """One reference feature vector per clip (None where its track is missing)."""
-        supplied = dict(self.references or {})
-        # A reference that is itself one of the clips (the neutral clip of a RAVDESS
-        # corpus) reuses that clip's track instead of being extracted a second time, which
-        # without a cache means decoding and tracking the video twice.
-        in_batch = {
-            os.fspath(Path(clip)): track
-            for clip, track in zip(clips, tracks, strict=True)
-            if not isinstance(clip, FaceTrack)
-        }
-        needed: dict[str, None] = {}
-        plan: list[tuple[str, Any]] = []
-        resolver = self._resolver()
-        for position, (clip, track) in enumerate(zip(clips, tracks, strict=True)):
-            if track is None:
-                plan.append(("none", None))
-                continue
-            subject = self._subject(clip, position, table) if supplied else None
-            if subject in supplied:
-                value = supplied[subject]
-                if isinstance(value, FaceTrack):
-                    plan.append(("track", value))
-                elif isinstance(value, str | os.PathLike):
-                    self._plan_path(os.fspath(value), in_batch, needed, plan)
-                else:
-                    plan.append(("array", np.asarray(value, dtype=np.float64)))
-                continue
-            source = clip.source if isinstance(clip, FaceTrack) else clip
-            reference = Path(resolver(source))
-            if not reference.is_file():
-                raise FileNotFoundError(
-                    f"{source}: its neutral reference {reference} does not exist. Supply "
-                    "references={subject: calibration clip}, or use "
-                    "normalization='inter_ocular'."
-                )
-            if isinstance(clip, FaceTrack) and os.fspath(reference) == clip.source:
-                plan.append(("track", clip))
-                continue
-            self._plan_path(os.fspath(reference), in_batch, needed, plan)
-        extracted = dict(zip(needed, self._extractor().extract(list(needed)), strict=True))
-        vectors: dict[int, np.ndarray | None] = {}
-        out: list[np.ndarray | None] = []
-        for kind, value in plan:
-            if kind == "none":
-                out.append(None)
-            elif kind == "array":
-                out.append(self._reference_from_array(value))
-            else:
-                track = value if kind == "track" else extracted[value]
-                if track is None:
-                    out.append(None)
-                    continue
-                key = id(track)
-                if key not in vectors:
-                    vectors[key] = self._distances(track)[most_neutral_frame(track)]
-                out.append(vectors[key])
-        return out
-
-    @staticmethod
-    def _plan_path(
-        path: str,
-        in_batch: dict[str, FaceTrack | None],
-        needed: dict[str, None],
-        plan: list[tuple[str, Any]],
-    ) -> None:
-        """Plan a reference given by path: a clip's own track, or one more extraction."""
-        key = os.fspath(Path(path))
-        if key in in_batch:
-            plan.append(("track", in_batch[key]))
-        else:
-            needed[path] = None
-            plan.append(("path", path))
 
 
 class KeyPointDistances(_CalibratedDistances):
@@ -379,7 +50,9 @@ class KeyPointDistances(_CalibratedDistances):
     most typical frame (dlib; see :func:`~skemotion.face.most_neutral_frame`). Only
     file names decide this lookup; no clip's emotion label is read. Another corpus's
     lookup is a ``reference_resolver``; ``references`` replaces the lookup with the
-    user's own calibration per subject.
+    user's own calibration per subject. The reference is looked up for each clip at
+    transform time (a test actor is calibrated on their own neutral clip, as in the
+    paper), so :meth:`fit` learns nothing.
     ``"inter_ocular"``: calibration-free, each frame's distances divided by its
     outer-eye-corner distance, to measure what calibration is worth. ``"none"``: raw
     distances (pixels, or millimetres in 3D).
@@ -577,7 +250,37 @@ class EyeKeyPointDistances(_CalibratedDistances):
         return eyes + brows
 
 
-class ActionUnits(_FaceTransformer):
+class _TrackValues(_FaceTransformer):
+    """Values the tracker estimates per frame (a FaceTrack attribute), NaN for lost clips."""
+
+    _names: tuple[str, ...]
+
+    def __init__(
+        self, landmarks: FaceLandmarks | None = None, *, path_column: str = "path"
+    ) -> None:
+        self.landmarks = landmarks
+        self.path_column = path_column
+
+    # -- to implement ----------------------------------------------------------------
+    def _values(self, track: FaceTrack) -> np.ndarray:
+        """(n_frames, len(_names)) values of one found track."""
+        raise NotImplementedError
+
+    # -- shared ------------------------------------------------------------------------
+    def _compute(
+        self, clips: list[Any], tracks: list[FaceTrack | None], table: Any
+    ) -> list[np.ndarray]:
+        n_frames = self._n_frames(tracks)
+        return [
+            nan_rows(n_frames, len(self._names)) if track is None else self._values(track)
+            for track in tracks
+        ]
+
+    def _feature_names(self) -> list[str]:
+        return list(self._names)
+
+
+class ActionUnits(_TrackValues):
     """OpenFace's facial action units per frame: 35 values in [0, 1].
 
     The 17 intensities (OpenFace's 0-5 scale divided by 5) then the 18 presence
@@ -595,41 +298,25 @@ class ActionUnits(_FaceTransformer):
     Inputs as in :class:`KeyPointDistances`; output ``(n_clips, n_frames, 35)``.
     """
 
-    def __init__(
-        self, landmarks: FaceLandmarks | None = None, *, path_column: str = "path"
-    ) -> None:
-        self.landmarks = landmarks
-        self.path_column = path_column
+    _names = ACTION_UNIT_NAMES
 
     def _extractor(self) -> FaceLandmarks:
         return FaceLandmarks("openface") if self.landmarks is None else self.landmarks
 
-    def _compute(
-        self, clips: list[Any], tracks: list[FaceTrack | None], table: Any
-    ) -> list[np.ndarray]:
-        rows = []
-        n_frames = next((t.n_frames for t in tracks if t is not None), self._extractor().n_frames)
+    def _values(self, track: FaceTrack) -> np.ndarray:
+        if track.action_units is None:
+            raise ValueError(
+                f"{track.source}: ActionUnits needs action units, which only OpenFace "
+                f"estimates; this clip was tracked by the {track.backend} backend. Use "
+                "FaceLandmarks('openface', openface_dir=...)."
+            )
         n_intensities = len(AU_INTENSITY_NAMES)
-        for track in tracks:
-            if track is None:
-                rows.append(_nan_rows(n_frames, len(ACTION_UNIT_NAMES)))
-                continue
-            if track.action_units is None:
-                raise ValueError(
-                    f"{track.source}: ActionUnits needs action units, which only OpenFace "
-                    f"estimates; this clip was tracked by the {track.backend} backend. Use "
-                    "FaceLandmarks('openface', openface_dir=...)."
-                )
-            units = np.asarray(track.action_units, dtype=np.float64).copy()
-            units[:, :n_intensities] = np.clip(units[:, :n_intensities] / 5.0, 0.0, 1.0)
-            rows.append(units)
-        return rows
-
-    def _feature_names(self) -> list[str]:
-        return list(ACTION_UNIT_NAMES)
+        units = np.asarray(track.action_units, dtype=np.float64).copy()
+        units[:, :n_intensities] = np.clip(units[:, :n_intensities] / 5.0, 0.0, 1.0)
+        return units
 
 
-class HeadPose(_FaceTransformer):
+class HeadPose(_TrackValues):
     """Head pose per frame: pitch, yaw, roll (radians) and Tx, Ty, Tz (millimetres).
 
     From OpenFace's ``pose_*`` columns, or with the dlib backend from a PnP fit of
@@ -645,22 +332,7 @@ class HeadPose(_FaceTransformer):
     Inputs as in :class:`KeyPointDistances`; output ``(n_clips, n_frames, 6)``.
     """
 
-    def __init__(
-        self, landmarks: FaceLandmarks | None = None, *, path_column: str = "path"
-    ) -> None:
-        self.landmarks = landmarks
-        self.path_column = path_column
+    _names = HEAD_POSE_NAMES
 
-    def _compute(
-        self, clips: list[Any], tracks: list[FaceTrack | None], table: Any
-    ) -> list[np.ndarray]:
-        n_frames = next((t.n_frames for t in tracks if t is not None), self._extractor().n_frames)
-        return [
-            _nan_rows(n_frames, len(HEAD_POSE_NAMES))
-            if track is None
-            else np.asarray(track.head_pose, dtype=np.float64)
-            for track in tracks
-        ]
-
-    def _feature_names(self) -> list[str]:
-        return list(HEAD_POSE_NAMES)
+    def _values(self, track: FaceTrack) -> np.ndarray:
+        return np.asarray(track.head_pose, dtype=np.float64)

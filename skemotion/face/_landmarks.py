@@ -19,6 +19,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from .._files import walk_files
 from .._parallel import streaming_return_as
 from ..utils._io import atomic_savez, file_digest
+from ..utils._npz_cache import read_npz_entry
 from ._interpolate import interpolate_missing
 from ._openface import OPENFACE_CONFIDENCE_THRESHOLD, find_openface_csv, read_openface_csv
 from ._track import FaceTrack
@@ -384,25 +385,13 @@ def _extract_cached(
 
 
 def _read_cached_track(entry: Path) -> FaceTrack | None:
-    """The track cached in ``entry``; None (a miss) when absent or unreadable.
-
-    Entries are written atomically, so a damaged one comes from outside (a full disk
-    before this version, a copy cut short, a hand edit): it is never trusted, only
-    reported and rebuilt.
-    """
-    if not entry.is_file():
-        return None
-    try:
-        with np.load(entry, allow_pickle=False) as arrays:
-            return FaceTrack.from_arrays(arrays)
-    except Exception as error:  # BadZipFile, EOFError, KeyError...: all mean "rebuild"
-        warnings.warn(
-            f"{entry}: damaged landmark cache entry ({type(error).__name__}: {error}); "
-            "extracting the clip again and replacing it",
-            UserWarning,
-            stacklevel=2,
-        )
-        return None
+    """The track cached in ``entry``; None (a miss) when absent or damaged (then rebuilt)."""
+    return read_npz_entry(
+        entry,
+        FaceTrack.from_arrays,
+        what="landmark",
+        remedy="extracting the clip again and replacing it",
+    )
 
 
 def _extract(source: str, settings: dict[str, Any]) -> FaceTrack:

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._features import _ClipTransformer
+from ._clip_transformer import _ClipTransformer
 from ._landmarks import FaceLandmarks
 from ._track import FaceTrack
 

@@ -17,7 +17,9 @@ from ._classifier import TIMNetBinaryClassifier, TIMNetClassifier
 from ._data import ArrayBatchLoader, SubjectBatchLoader
 from ._functional import causal_conv_bn_relu, causal_conv_bn_relu_reference
 from ._fusion import SINGLE_MODALITY, FusionClassifier, FusionTIMNet
-from ._stacked import StackedAdam, StackedTIMNet, fit_stacked, stacking_unsupported_reason
+from ._stacked import StackedTIMNet
+from ._stacked_adam import StackedAdam
+from ._stacked_fit import fit_stacked, stacking_unsupported_reason
 from ._timnet import TemporalAwareBlock, TIMNet
 
 __all__ = [

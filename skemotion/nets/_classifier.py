@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from scipy import sparse
 from sklearn.preprocessing import LabelEncoder
-from sklearn.utils import check_array, column_or_1d
+from sklearn.utils import column_or_1d
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted
 from skorch import NeuralNetClassifier
@@ -19,6 +19,7 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from ..paper import PAPER_HYPERPARAMETERS, classifier_parameters
+from ..utils._frame_arrays import check_clip_frames
 from ._batchnorm import PreciseBatchNorm
 from ._callbacks import (
     LR_SCHEDULES,
@@ -287,16 +288,7 @@ class TIMNetClassifier(NeuralNetClassifier):
                 f"{type(self).__name__} takes one feature array; use FusionClassifier for "
                 "several modalities."
             )
-        # (n_clips, n_frames, n_features): sklearn's validate_data would count frames as
-        # features, so the per-frame feature count is checked here instead.
-        X = check_array(X, allow_nd=True, dtype=np.float32, ensure_min_samples=1, input_name="X")
-        if X.ndim == 2:
-            X = X[:, np.newaxis, :]
-        if X.ndim != 3:
-            raise ValueError(
-                f"{type(self).__name__} expects (n_clips, n_frames, n_features) features, got "
-                f"an array of shape {X.shape}."
-            )
+        X = check_clip_frames(X, input_name="X", what=f"{type(self).__name__}'s X")
         n_features = X.shape[-1]
         if reset:
             self.n_features_in_ = n_features
@@ -305,7 +297,7 @@ class TIMNetClassifier(NeuralNetClassifier):
                 f"X has {n_features} features, but {type(self).__name__} is expecting "
                 f"{self.n_features_in_} features as input."
             )
-        return np.ascontiguousarray(X)
+        return X
 
     def _encode_y(self, y: Any) -> np.ndarray:
         y = column_or_1d(y, warn=True)

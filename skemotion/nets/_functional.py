@@ -11,12 +11,15 @@ same computation in plain autograd; the tests hold the two to each other.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor
 
-__all__ = ["causal_conv_bn_relu", "causal_conv_bn_relu_reference"]
+__all__ = ["BATCHNORM_EPS", "causal_conv_bn_relu", "causal_conv_bn_relu_reference"]
+
+BATCHNORM_EPS = 1e-3
+"""The causal layers' batch-norm eps: Keras' default, which the reference TIM-Net uses."""
 
 
 def _causal_shift_add(
@@ -54,6 +57,21 @@ def _causal_shift_add_backward(grad_y: Tensor, *, dilation: int, dtype: torch.dt
     else:
         grad_z[..., :out_channels].zero_()
     return grad_z
+
+
+class _Saved(NamedTuple):
+    """What the forward of :class:`_CausalConvBNReLU` keeps for its backward, in order."""
+
+    x_mm: Tensor
+    weight_mm: Tensor
+    y: Tensor
+    out: Tensor
+    gamma: Tensor
+    running_mean: Tensor
+    running_var: Tensor
+    save_mean: Tensor
+    save_invstd: Tensor
+    drop_mask: Tensor | None
 
 
 class _CausalConvBNReLU(torch.autograd.Function):
@@ -94,16 +112,18 @@ class _CausalConvBNReLU(torch.autograd.Function):
         if drop_mask is not None:
             out.mul_(drop_mask)
         ctx.save_for_backward(
-            x_mm,
-            weight_mm,
-            y,
-            out,
-            gamma,
-            running_mean,
-            running_var,
-            save_mean,
-            save_invstd,
-            drop_mask,
+            *_Saved(
+                x_mm,
+                weight_mm,
+                y,
+                out,
+                gamma,
+                running_mean,
+                running_var,
+                save_mean,
+                save_invstd,
+                drop_mask,
+            )
         )
         ctx.dilation = dilation
         ctx.batch_stats = batch_stats
@@ -112,46 +132,35 @@ class _CausalConvBNReLU(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx: Any, grad_out: Tensor) -> tuple[Tensor | None, ...]:
-        (
-            x_mm,
-            weight_mm,
-            y,
-            out,
-            gamma,
-            running_mean,
-            running_var,
-            save_mean,
-            save_invstd,
-            drop_mask,
-        ) = ctx.saved_tensors
-        dilation = ctx.dilation
-        batch, n_frames, out_channels = y.shape
-        in_channels = x_mm.shape[1]
+        saved = _Saved(*ctx.saved_tensors)
+        batch, n_frames, out_channels = saved.y.shape
+        in_channels = saved.x_mm.shape[1]
         n_values = batch * n_frames
 
         # out > 0 exactly where the ReLU passed and the channel was kept.
-        grad_pre = torch.ops.aten.threshold_backward(grad_out, out, 0)
-        if drop_mask is not None:
-            grad_pre.mul_(drop_mask)
+        grad_pre = torch.ops.aten.threshold_backward(grad_out, saved.out, 0)
+        if saved.drop_mask is not None:
+            grad_pre.mul_(saved.drop_mask)
         grad_y, grad_gamma, grad_beta = torch.ops.aten.native_batch_norm_backward(
             grad_pre.view(n_values, out_channels),
-            y.view(n_values, out_channels),
-            gamma,
-            running_mean,
-            running_var,
-            save_mean,
-            save_invstd,
+            saved.y.view(n_values, out_channels),
+            saved.gamma,
+            saved.running_mean,
+            saved.running_var,
+            saved.save_mean,
+            saved.save_invstd,
             ctx.batch_stats,
             ctx.eps,
             [True, True, True],
         )
         grad_y = grad_y.view(batch, n_frames, out_channels)
 
-        grad_z = _causal_shift_add_backward(grad_y, dilation=dilation, dtype=x_mm.dtype)
+        grad_z = _causal_shift_add_backward(grad_y, dilation=ctx.dilation, dtype=saved.x_mm.dtype)
         grad_z_flat = grad_z.view(n_values, 2 * out_channels)
-        grad_x = torch.mm(grad_z_flat, weight_mm.t()).view(batch, n_frames, in_channels)
-        grad_weight = torch.mm(x_mm.t(), grad_z_flat)
-        return (grad_x.to(y.dtype), grad_weight.to(y.dtype), grad_gamma, grad_beta) + (None,) * 8
+        grad_x = torch.mm(grad_z_flat, saved.weight_mm.t()).view(batch, n_frames, in_channels)
+        grad_weight = torch.mm(saved.x_mm.t(), grad_z_flat)
+        dtype = saved.y.dtype
+        return (grad_x.to(dtype), grad_weight.to(dtype), grad_gamma, grad_beta) + (None,) * 8
 
 
 def causal_conv_bn_relu(
@@ -165,7 +174,7 @@ def causal_conv_bn_relu(
     dilation: int,
     training: bool,
     momentum: float = 0.01,
-    eps: float = 1e-3,
+    eps: float = BATCHNORM_EPS,
     drop_mask: Tensor | None = None,
     matmul_dtype: torch.dtype | None = None,
 ) -> Tensor:
@@ -227,7 +236,7 @@ def causal_conv_bn_relu_reference(
     dilation: int,
     training: bool,
     momentum: float = 0.01,
-    eps: float = 1e-3,
+    eps: float = BATCHNORM_EPS,
     drop_mask: Tensor | None = None,
     matmul_dtype: torch.dtype | None = None,
 ) -> Tensor:

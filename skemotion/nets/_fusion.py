@@ -9,12 +9,12 @@ from typing import Any
 import numpy as np
 import torch
 from scipy import sparse
-from sklearn.utils import check_array
 from sklearn.utils.validation import check_is_fitted
 from skorch.helper import SliceDict
 from torch import Tensor, nn
 
 from ..paper import classifier_parameters
+from ..utils._frame_arrays import check_clip_frames
 from ._classifier import TIMNetClassifier
 from ._timnet import TIMNet
 
@@ -335,21 +335,11 @@ class FusionClassifier(TIMNetClassifier):
             raise ValueError(f"{type(self).__name__} got an empty mapping of modalities.")
         arrays: dict[str, np.ndarray] = {}
         for name, values in named.items():
-            array = check_array(
+            arrays[str(name)] = check_clip_frames(
                 values,
-                allow_nd=True,
-                dtype=np.float32,
-                ensure_min_samples=1,
                 input_name=f"X[{name!r}]" if isinstance(X, Mapping) else "X",
+                what=f"Modality {name!r}",
             )
-            if array.ndim == 2:
-                array = array[:, np.newaxis, :]
-            if array.ndim != 3:
-                raise ValueError(
-                    f"Modality {name!r} must be (n_clips, n_frames, n_features), got shape "
-                    f"{array.shape}."
-                )
-            arrays[str(name)] = np.ascontiguousarray(array)
         lengths = {name: len(array) for name, array in arrays.items()}
         if len(set(lengths.values())) > 1:
             raise ValueError(f"Modalities hold different numbers of clips: {lengths}.")

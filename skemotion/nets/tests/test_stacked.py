@@ -16,6 +16,7 @@ from torch import Tensor
 from skemotion.model_selection import evaluate_actor_cv, evaluate_actor_cv_many
 from skemotion.nets import (
     GroupedValidSplit,
+    StackedAdam,
     StackedTIMNet,
     TIMNet,
     TIMNetBinaryClassifier,
@@ -23,7 +24,7 @@ from skemotion.nets import (
     fit_stacked,
     stacking_unsupported_reason,
 )
-from skemotion.nets._stacked import StackedAdam, _StepContext
+from skemotion.nets._stacked import _StepContext
 from skemotion.preprocessing import TemporalStandardScaler
 
 SMALL: dict[str, Any] = {"module__filters": 8, "module__n_scales": 3, "batch_size": 16}
