@@ -30,8 +30,10 @@ evaluate: $(STAMP)
 	$(VENV)/bin/skemotion evaluate --output skemotion-results --n-jobs -1
 
 # The full check CI runs: lint, types, the docs site, then the test suite.
+# Two pytest-xdist workers, a whole test file each (module fixtures built once); the
+# session corpora are generated once for both (conftest.py).
 test: lint docs
-	$(PY) -m pytest -q --durations=15
+	$(PY) -m pytest -q -n 2 --dist loadfile --durations=15
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check skemotion benchmarks examples conftest.py

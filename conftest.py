@@ -1,5 +1,7 @@
 """Test-session settings shared by every test module."""
 
+import os
+
 import matplotlib
 import pytest
 import torch
@@ -12,8 +14,10 @@ torch.set_num_threads(1)
 
 
 def pytest_configure(config):
-    """Keep the landmark cache of the whole session in a temporary folder, not ~/.cache."""
-    import os
+    """Keep the landmark cache of the whole session in a temporary folder, not ~/.cache.
+
+    pytest-xdist's workers inherit the controller's environment, so they share it.
+    """
     import tempfile
 
     if "SKEMOTION_CACHE_DIR" not in os.environ:
@@ -35,9 +39,10 @@ def av_corpus(tmp_path_factory: pytest.TempPathFactory):
     pytest.importorskip("av")
     from skemotion.datasets import make_ravdess_like
 
-    root = tmp_path_factory.mktemp("av_corpus")
-    make_ravdess_like(root, n_actors=AV_CORPUS_ACTORS, video=True, n_jobs=2, random_state=0)
-    return root
+    def generate(root):
+        make_ravdess_like(root, n_actors=AV_CORPUS_ACTORS, video=True, n_jobs=2, random_state=0)
+
+    return _generated_once(tmp_path_factory, "av_corpus", generate)
 
 
 @pytest.fixture(scope="session")
@@ -51,12 +56,38 @@ def tracking_corpus(tmp_path_factory: pytest.TempPathFactory):
     """
     from skemotion.face.tests._openface_fixture import write_tracking_corpus
 
-    root = tmp_path_factory.mktemp("tracking_corpus")
-    write_tracking_corpus(
-        root / "FacialTracking",
-        actors=tuple(range(1, AV_CORPUS_ACTORS + 1)),
-        intensities=("normal",),
-        repetitions=(1,),
-        audio_root=root,
-    )
+    def generate(root):
+        write_tracking_corpus(
+            root / "FacialTracking",
+            actors=tuple(range(1, AV_CORPUS_ACTORS + 1)),
+            intensities=("normal",),
+            repetitions=(1,),
+            audio_root=root,
+        )
+
+    return _generated_once(tmp_path_factory, "tracking_corpus", generate)
+
+
+def _generated_once(tmp_path_factory: pytest.TempPathFactory, name: str, generate):
+    """A session folder written by ``generate(folder)``, once for all pytest-xdist workers.
+
+    Under xdist (``make test`` runs two workers) every worker is its own session: the
+    first to ask writes the folder in the run's shared temporary root while the others
+    wait on a file lock, then all read it. Without xdist it is a plain session folder.
+    """
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker is None:
+        root = tmp_path_factory.mktemp(name)
+        generate(root)
+        return root
+    from filelock import FileLock
+
+    # the run's folder (pytest-N), parent of every worker's own base folder
+    shared = tmp_path_factory.getbasetemp().parent
+    root = shared / name
+    with FileLock(str(shared / f"{name}.lock")):
+        if not (shared / f"{name}.done").exists():
+            root.mkdir(exist_ok=True)
+            generate(root)
+            (shared / f"{name}.done").touch()
     return root
